@@ -1,0 +1,164 @@
+"""Reading spec files safely and turning every validation failure into a :class:`SpecError`
+that names the file, the field path, the line and what was expected."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from roofline.errors import Problem, SpecError
+
+MAX_SPEC_BYTES = 1_000_000
+MAX_DEPTH = 32
+T = TypeVar("T", bound=BaseModel)
+
+Lines = dict[tuple[str | int, ...], int]
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors/aliases (no "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(None, None, "YAML aliases are not allowed in spec files",
+                                       event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _lines(node: yaml.Node, path: tuple[str | int, ...], out: Lines, depth: int = 0) -> None:
+    """Record the 1-based line of every key and item in the composed YAML tree."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.value)
+            out[(*path, key)] = k.start_mark.line + 1
+            _lines(v, (*path, key), out, depth + 1)
+            out[(*path, key)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _lines(v, (*path, i), out, depth + 1)
+
+
+def parse_yaml(text: str | bytes, source: str) -> tuple[Any, Lines]:
+    """Parse YAML text into plain data plus a map from field path to line number."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"file is {len(text):,} bytes; spec files are limited to "
+                        f"{MAX_SPEC_BYTES:,}", source=source)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=source) from e
+    try:
+        loader = _SpecLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        lines: Lines = {}
+        if node is None:
+            raise SpecError("the file is empty; expected a mapping of fields", source=source)
+        _lines(node, (), lines)
+        data = _SpecLoader(text).construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise SpecError([Problem(f"invalid YAML: {e.problem or e.context}", source, None, line)]
+                        ) from e
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        raise SpecError(f"invalid YAML: {e}", source=source) from e
+    return data, lines
+
+
+def _expected_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Field names valid at ``loc`` (for 'did you mean' hints on unknown keys)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and
+                                         issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ()) or (ann,)
+        current = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def problems_from(err: ValidationError, model: type[BaseModel], source: str,
+                  lines: Lines | None = None) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, with field path, line and a readable message."""
+    out = []
+    for e in err.errors(include_url=False):
+        loc = tuple(p for p in e["loc"] if p != "[key]")
+        field = ".".join(str(p) for p in loc) or None
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            hint = difflib.get_close_matches(key, _expected_fields(model, loc), n=1)
+            msg = f"unknown field {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else
+                                               "; remove it or check docs/specs.md")
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif "input" in e and e["type"] not in ("value_error",) and not isinstance(
+                e["input"], Mapping | list):
+            msg += f" (got {e['input']!r})"
+        line = None
+        if lines:
+            for k in range(len(loc), -1, -1):
+                if loc[:k] in lines:
+                    line = lines[loc[:k]]
+                    break
+        out.append(Problem(msg, source, field, line))
+    return out
+
+
+def validate(model: type[T], data: Any, source: str, lines: Lines | None = None) -> T:
+    """Validate plain data as ``model``; raise :class:`SpecError` listing every problem."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"expected a mapping of fields at the top level, got "
+                        f"{type(data).__name__}", source=source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(problems_from(e, model, source, lines)) from None
+
+
+def read_text(path: str | Path) -> bytes:
+    """Read a spec file (bounded size) or raise :class:`SpecError`."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(f"file is {size:,} bytes; spec files are limited to "
+                            f"{MAX_SPEC_BYTES:,}", source=str(p))
+        return p.read_bytes()
+    except OSError as e:
+        raise SpecError(f"cannot read file: {e.strerror}", source=str(p)) from e
+
+
+def load_yaml_spec(model: type[T], path: str | Path) -> T:
+    """Load and validate one YAML spec file."""
+    data, lines = parse_yaml(read_text(path), str(path))
+    return validate(model, data, str(path), lines)
+
+
+def load_json(path: str | Path) -> Any:
+    """Load a JSON file (a HF config.json) or raise :class:`SpecError`."""
+    raw = read_text(path)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        line = getattr(e, "lineno", None)
+        raise SpecError([Problem(f"invalid JSON: {e}", str(path), None, line)]) from None

@@ -1,0 +1,91 @@
+"""Quantities written with units in YAML (``"3.35 TB/s"``), converted once to SI base units.
+
+Decimal prefixes are decimal (1 GB = 1e9 B), binary ones binary (1 GiB = 2**30 B);
+``B`` is a byte and ``b`` a bit. An unknown unit is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+
+Kind = Literal["flops_per_s", "bytes", "bytes_per_s", "watts", "count"]
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+
+
+def _table() -> dict[Kind, dict[str, float]]:
+    flops: dict[str, float] = {}
+    size: dict[str, float] = {}
+    rate: dict[str, float] = {}
+    for p, f in _DECIMAL.items():
+        for op in ("FLOP/s", "FLOPS", "OP/s", "OPS"):
+            flops[p + op] = f
+        size[p + "B"] = f
+        rate[p + "B/s"] = f
+        rate[p + "b/s"] = f / 8
+        rate[p + "bit/s"] = f / 8
+        rate[p + "bps"] = f / 8
+    for p, f in _BINARY.items():
+        size[p + "B"] = f
+        rate[p + "B/s"] = f
+    watts = {"W": 1.0, "kW": 1e3, "MW": 1e6}
+    count = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+    return {"flops_per_s": flops, "bytes": size, "bytes_per_s": rate, "watts": watts,
+            "count": count}
+
+
+UNITS: dict[Kind, dict[str, float]] = _table()
+_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:,\d{3})*|\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(\S*)\s*$")
+
+
+def parse_quantity(value: object, kind: Kind) -> float:
+    """Convert ``value`` (a number in SI base units, or a string with a unit) to a float.
+
+    >>> parse_quantity("3.35 TB/s", "bytes_per_s")
+    3350000000000.0
+    >>> parse_quantity("96 GiB", "bytes")
+    103079215104.0
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or a string with a unit, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or a string with a unit, got {type(value).__name__}")
+    m = _NUMBER.match(value)
+    if not m or m.group(1) in ("", "+", "-"):
+        raise ValueError(f"cannot read {value!r} as a number with a unit")
+    number = float(m.group(1).replace(",", ""))
+    unit = m.group(2)
+    table = UNITS[kind]
+    if unit not in table:
+        known = ", ".join(sorted(u for u in table if u)[:12])
+        raise ValueError(f"unknown unit {unit!r} in {value!r} for a {kind} quantity (use e.g. {known})")
+    return number * table[unit]
+
+
+def _positive(x: float) -> float:
+    if not x > 0 or x == float("inf"):
+        raise ValueError(f"must be a finite number greater than 0, got {x!r}")
+    return x
+
+
+def _quantity(kind: Kind, example: str) -> object:
+    """A pydantic type: a positive float in SI units, read from a number or a unit string."""
+    schema = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                        {"type": "string", "examples": [example]}],
+              "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
+                             f"with a unit, e.g. {example!r}"}
+    return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, kind)),
+                     AfterValidator(_positive), WithJsonSchema(schema)]
+
+
+FlopsPerS = _quantity("flops_per_s", "989.4 TFLOP/s")
+Bytes = _quantity("bytes", "80 GB")
+BytesPerS = _quantity("bytes_per_s", "3.35 TB/s")
+Watts = _quantity("watts", "700 W")
+Count = _quantity("count", "671B")

@@ -1,0 +1,1 @@
+"""Views over the engine: number formatting, the command line, plots."""
