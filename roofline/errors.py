@@ -18,7 +18,8 @@ class Problem:
         where = self.source or "<input>"
         if self.line is not None:
             where += f":{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
 
 
 class SpecError(ValueError):

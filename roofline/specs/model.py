@@ -170,9 +170,9 @@ class ModelSpec(Strict):
         if "dense" in self.ffns() and self.mlp is None:
             raise ValueError("some layers have a dense FFN (first_k_dense_replace or "
                              "moe_layer_freq) but there is no `mlp:` block")
-        if self.ssm is not None and self.ssm.version == 2:
-            if (self.ssm.expand * self.hidden_size) % self.ssm.head_dim:
-                raise ValueError("ssm: expand x hidden_size must be a multiple of ssm.head_dim")
+        if (self.ssm is not None and self.ssm.version == 2
+                and (self.ssm.expand * self.hidden_size) % self.ssm.head_dim):
+            raise ValueError("ssm: expand x hidden_size must be a multiple of ssm.head_dim")
         return self
 
     @property

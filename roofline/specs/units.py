@@ -64,7 +64,8 @@ def parse_quantity(value: object, kind: Kind) -> float:
     table = UNITS[kind]
     if unit not in table:
         known = ", ".join(sorted(u for u in table if u)[:12])
-        raise ValueError(f"unknown unit {unit!r} in {value!r} for a {kind} quantity (use e.g. {known})")
+        raise ValueError(f"unknown unit {unit!r} in {value!r} for a {kind} quantity "
+                         f"(use e.g. {known})")
     return number * table[unit]
 
 

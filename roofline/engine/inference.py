@@ -1,0 +1,309 @@
+"""Serving: time to first token, time per output token, throughput and memory per device
+for a static batch, vectorised over any numeric input.
+
+Layout of one serving replica: ``tp`` x ``pp`` chips; tensor parallelism shards attention
+heads and FFNs; MoE experts are spread over the same ``tp`` ranks, ``ep`` of them by
+expert (``tp % ep == 0``, as vLLM's expert-parallel mode); ``pp`` stages each hold a
+contiguous block of layers and the batch is split into ``pp`` micro-batches so every stage
+stays busy. ``count`` chips hold ``count / (tp x pp)`` independent replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from roofline.engine.cluster import Cluster
+from roofline.engine.efficiency import Efficiency, Mode, efficiency_for
+from roofline.engine.forward import ForwardTime, forward_time
+from roofline.engine.memory import (
+    RUNTIME_RESERVE_BYTES,
+    activation_bytes,
+    kv_bytes_per_sequence,
+    weight_bytes_per_device,
+)
+from roofline.engine.operators import sliding_window
+from roofline.engine.precision import Precision, get_precision
+from roofline.engine.step import Step
+from roofline.engine.timing import OpTime
+from roofline.errors import SpecError
+from roofline.results import Result
+from roofline.specs.catalog import load_chip, load_model
+from roofline.specs.chip import Chip
+from roofline.specs.model import ModelSpec
+
+Array = NDArray[np.float64]
+Kernel = Literal["fused", "materialised"]
+
+
+def _a(x: ArrayLike) -> Array:
+    return np.asarray(x, dtype=np.float64)
+
+
+def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
+                   batch: ArrayLike) -> NDArray[np.object_]:
+    """Why each serving layout is impossible ('' where it is valid), vectorised."""
+    tp, pp, ep, batch = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch))
+    reasons = np.full(tp.shape, "", dtype=object)
+
+    def flag(bad: Array, text: Any) -> None:
+        msg = np.broadcast_to(np.asarray(text, dtype=object), tp.shape)
+        take = np.asarray(bad, dtype=bool) & (reasons == "")
+        reasons[take] = msg[take]
+
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+        flag((v < 1) | (v != np.round(v)), f"{name} must be a whole number >= 1")
+    flag(batch < 1, "batch must be >= 1")
+    a = m.attention
+    if a is not None:
+        heads = a.num_attention_heads
+        flag(heads % np.maximum(tp, 1) != 0, np.char.add(
+            np.char.add("tp=", tp.astype(int).astype(str)), f" does not divide the {heads} "
+            "attention heads"))
+        if m.mla is None:
+            kv = a.kv_heads
+            flag((kv % np.maximum(tp, 1) != 0) & (np.maximum(tp, 1) % kv != 0),
+                 f"tp must divide, or be a multiple of, the {kv} KV heads")
+    if m.ssm is not None:
+        d = int(m.ssm.expand * m.hidden_size)
+        flag(d % np.maximum(tp, 1) != 0, f"tp must divide the SSM inner width {d}")
+    flag(pp > m.num_hidden_layers, f"pp exceeds the {m.num_hidden_layers} layers")
+    if m.moe is None:
+        flag(ep > 1, "ep > 1 needs a mixture-of-experts model")
+    else:
+        flag(np.maximum(tp, 1) % np.maximum(ep, 1) != 0,
+             "ep must divide tp (experts are spread over the tensor-parallel ranks)")
+        flag(m.moe.num_experts % np.maximum(ep, 1) != 0,
+             f"ep must divide the {m.moe.num_experts} experts")
+    flag(batch < pp, "batch must be at least pp (one micro-batch per stage)")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Forward-pass timing of one phase in ideal and expected mode."""
+
+    ideal: ForwardTime
+    expected: ForwardTime
+
+
+def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple[Efficiency, ...],
+           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None) -> Phase:
+    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp,
+                                    fused_attention=kernel == "fused", mla_absorb=mla_absorb)
+                       for e in effs)
+    return Phase(ideal, expected)
+
+
+def op_frame(timed: list[OpTime], index: int = 0) -> pd.DataFrame:
+    """Per-operator table of one scenario: FLOPs, bytes, intensity, times and bound."""
+    rows = []
+    for t in timed:
+        def at(x: Any) -> float:
+            arr = np.asarray(x, dtype=np.float64)
+            flat = arr.reshape(-1)
+            return float(flat[index] if flat.size > 1 else flat[0])
+        flops, byts = at(t.op.flops), at(t.op.bytes)
+        compute, memory = at(t.compute_s), at(t.memory_s)
+        rows.append({
+            "operator": t.op.name, "layers": t.op.layers, "dtype": t.op.dtype.value,
+            "flops": flops, "weight_bytes": at(t.op.weight_bytes),
+            "activation_bytes": at(t.op.act_bytes), "kv_bytes": at(t.op.kv_bytes),
+            "bytes": byts, "intensity_flop_per_byte": flops / byts if byts else float("inf"),
+            "compute_s": compute, "memory_s": memory, "time_s": max(compute, memory),
+            "bound": "compute" if compute >= memory else "memory",
+        })
+    return pd.DataFrame(rows)
+
+
+class InferenceResult(Result):
+    """Serving metrics per scenario, with per-operator tables for prefill and decode."""
+
+    def __init__(self, frame: pd.DataFrame, assumptions: dict[str, Any], prefill: Phase,
+                 decode: Phase, model: ModelSpec, chip: Chip) -> None:
+        super().__init__(frame, assumptions)
+        self._phases = {"prefill": prefill, "decode": decode}
+        self.model, self.chip = model, chip
+
+    def operators(self, phase: Literal["prefill", "decode"] = "decode",
+                  mode: Mode = "expected", index: int = 0) -> pd.DataFrame:
+        """Per-operator roofline table of scenario ``index`` in ``phase``."""
+        ph = self._phases[phase]
+        return op_frame((ph.expected if mode == "expected" else ph.ideal).ops, index)
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Roofline figure of this scenario's operators (plotly)."""
+        from roofline.views.plots import roofline_figure
+
+        return roofline_figure(self, **kwargs)
+
+
+def _resolve(model: str | Path | ModelSpec | Mapping[str, Any],
+             chip: str | Path | Chip | Mapping[str, Any]) -> tuple[ModelSpec, Chip]:
+    return load_model(model), load_chip(chip)
+
+
+def infer(model: str | Path | ModelSpec | Mapping[str, Any],
+          chip: str | Path | Chip | Mapping[str, Any], *,
+          batch: ArrayLike = 1, prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
+          precision: str | Precision | Mapping[str, Any] | None = "native",
+          tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, count: int | None = None,
+          attention_kernel: Kernel = "fused", mla_absorb: bool | None = None,
+          efficiency: Mapping[str, float] | None = None,
+          cluster: Cluster | None = None,
+          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> InferenceResult:
+    """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
+
+    Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
+    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``tokens_per_s_per_request``,
+    ``decode_tokens_per_s`` (all replicas), ``weights_bytes``, ``kv_cache_bytes``,
+    ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and ``memory_fraction`` per
+    device, ``fits``, ``max_batch`` and ``max_context`` that fit, and ``*_ideal_*`` columns
+    at datasheet peak. Assumptions (efficiencies, reserve, kernel) are in ``assumptions``.
+    """
+    m, c = _resolve(model, chip)
+    p = get_precision(precision, m.quantization)
+    b, s, o, tp_, pp_, ep_ = (x.reshape(-1) for x in np.broadcast_arrays(
+        _a(batch), _a(prompt_len), _a(output_len), _a(tp), _a(pp), _a(ep)))
+    if np.any(s < 1) or np.any(o < 1):
+        raise SpecError("prompt_len and output_len must be >= 1 token")
+    reasons = layout_reasons(m, tp_, pp_, ep_, b)
+    if reasons.size == 1 and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    per_replica = tp_ * pp_
+    n_chips = per_replica if count is None else np.full_like(tp_, float(count))
+    if count is not None:
+        bad = (n_chips % per_replica != 0) & (reasons == "")
+        reasons[bad] = f"count={count} is not a multiple of tp x pp"
+        if reasons.size == 1 and reasons[0]:
+            raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    if cluster is None:
+        cluster = Cluster(chip=c, count=int(np.max(n_chips)))
+    effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
+    w = sliding_window(m)
+    micro = b / pp_
+    prefill = _phase(m, p, cluster, Step.for_prefill(micro, s, w), effs, tp_, ep_, pp_,
+                     attention_kernel, mla_absorb)
+    mean_ctx = s + (o + 1) / 2  # decode cost is linear in context: the mean is exact
+    decode = _phase(m, p, cluster, Step.for_decode(micro, mean_ctx, w), effs, tp_, ep_, pp_,
+                    attention_kernel, mla_absorb)
+    fill = (2 * pp_ - 1) / pp_  # pp micro-batches through pp stages: (m + p - 1) stage times
+    replicas = np.floor(n_chips / per_replica)
+
+    out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
+                           "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
+                           "ep": ep_, "chips": n_chips, "replicas": replicas}
+    for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
+        pre = getattr(prefill, mode)
+        dec = getattr(decode, mode)
+        ttft = fill * pre.total_s
+        tpot = dec.total_s
+        e2e = ttft + (o - 1) * tpot
+        out[f"ttft{suffix}_s"] = ttft
+        out[f"tpot{suffix}_s"] = tpot
+        out[f"e2e{suffix}_s"] = e2e
+        out[f"tokens_per_s_per_request{suffix}"] = 1.0 / tpot
+        out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
+        out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
+    out["decode_comm_s"] = decode.expected.comm_s
+    out["decode_bound"] = _bound(decode.expected)
+    out["prefill_bound"] = _bound(prefill.expected)
+
+    params = m.params()
+    weights = weight_bytes_per_device(m, p, params, tp_, pp_)
+    ctx = s + o
+    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_
+    kv = b * kv_seq
+    rect = micro * s * s if attention_kernel == "materialised" else 0.0
+    act = activation_bytes(m, p, micro * s, micro, tp_, rect)
+    reserve = np.full_like(weights, float(runtime_reserve_bytes))
+    total = weights + kv + act + reserve
+    cap = c.memory.capacity
+    out.update({"weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
+                "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
+                "memory_fraction": total / cap, "fits": total <= cap})
+    act_seq = activation_bytes(m, p, s, 1, tp_, s * s if attention_kernel == "materialised"
+                               else 0.0) / pp_
+    free = cap - weights - reserve
+    out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
+    out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
+    out["valid"] = reasons == ""
+    out["reason"] = reasons
+    frame = pd.DataFrame({k: np.broadcast_to(v, b.shape) if np.ndim(v) else v
+                          for k, v in out.items()})
+    assumptions = {
+        "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
+                                 f"network {effs[1].network:.0%} of peak ({effs[1].source})",
+        "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
+        "precision": f"{p.label}: weights {p.weights.name} "
+                     f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
+                     f"KV cache {p.kv_cache.name}"
+                     + "".join(f"; {k} {v.name}" for k, v in p.overrides.items()),
+        "attention kernel": attention_kernel,
+        "static batch": "all prompts prefilled together, then decoded in lock-step; TPOT at "
+                        "the mean context prompt + (output+1)/2",
+        "pipeline": "batch split into pp micro-batches; TTFT = (2pp-1)/pp forward passes",
+        "communication": "not overlapped with compute; alpha-beta ring collectives",
+        "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
+        "compute dtype fallback": _fallback_note(c, p),
+    }
+    return InferenceResult(frame, assumptions, prefill, decode, m, c)
+
+
+def _bound(ft: ForwardTime) -> NDArray[np.object_]:
+    """Which resource dominates a forward pass: compute, memory or network."""
+    comp = np.sum(np.broadcast_arrays(*[np.where(t.compute_bound, t.time_s, 0) for t in ft.ops]),
+                  axis=0)
+    mem = ft.compute_s - comp
+    net = ft.comm_s
+    stack = np.stack(np.broadcast_arrays(comp, mem, net))
+    return np.array(["compute", "memory", "network"], dtype=object)[np.argmax(stack, axis=0)]
+
+
+def _fallback_note(c: Chip, p: Precision) -> str:
+    notes = []
+    for comp in ("attention", "mlp", "experts"):
+        want = p.compute_dtype(comp)  # type: ignore[arg-type]
+        got = c.resolve_dtype(want)
+        if got != want:
+            notes.append(f"{comp}: {c.name} has no {want.value} peak, computed in {got.value}")
+    return "; ".join(notes) or "none"
+
+
+def _max_context(m: ModelSpec, p: Precision, free: Array, seqs_per_device: Array,
+                 tp: Array) -> Array:
+    """Longest context (tokens) whose KV cache fits in ``free`` bytes for the batch."""
+    per_seq = free / np.maximum(seqs_per_device, 1e-9)
+    base = kv_bytes_per_sequence(m, p, 0, tp)
+    budget = per_seq - base
+    w = sliding_window(m)
+    mixers = m.mixers()
+    n_full, n_slide = mixers.count("full_attention"), mixers.count("sliding_attention")
+    unit = kv_bytes_per_token_layer(m, p, tp)
+    a_full, a_both = unit * n_full, unit * (n_full + n_slide)
+    limit = float(m.max_position_embeddings or 10**9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.where(a_both > 0, budget / np.where(a_both > 0, a_both, 1), np.inf)
+        beyond = np.where(a_full > 0, w + (budget - a_both * w) / np.where(a_full > 0, a_full, 1),
+                          np.inf)
+    ctx = np.where(first <= w, first, beyond)
+    ctx = np.where(budget <= 0, 0.0, ctx)
+    return np.floor(np.minimum(ctx, limit))
+
+
+def kv_bytes_per_token_layer(m: ModelSpec, p: Precision, tp: ArrayLike) -> Array:
+    """KV bytes per token per attention layer on one tensor-parallel rank."""
+    a = m.attention
+    if a is None:
+        return np.zeros(np.shape(tp))
+    if m.mla is not None:
+        width = float(m.mla.kv_lora_rank + m.mla.qk_rope_head_dim) + 0 * _a(tp)
+    else:
+        width = 2 * np.ceil(a.kv_heads / _a(tp)) * m.head_dim
+    return width * p.kv_cache.bytes_per_element
