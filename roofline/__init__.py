@@ -1,11 +1,29 @@
 """roofline: what an LLM costs on real hardware, from chip and model specs alone.
 
+One data flow: spec (YAML -> pydantic) -> scenario -> per-operator table -> roofline
+timing -> report. Every verb takes catalog names, spec files or spec objects, accepts
+arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame underneath).
+
 >>> import roofline
->>> roofline.load_model("deepseek-v3").params().total  # doctest: +SKIP
+>>> roofline.load_model("deepseek-v3").params().total
+671026419200
+>>> roofline.fit("gpt-4", "h100", 32).fits
+False
 """
 
+from roofline.engine.capacity import FitResult, fit
+from roofline.engine.cluster import Cluster, load_cluster, make_cluster
+from roofline.engine.compare import compare
+from roofline.engine.context import context
+from roofline.engine.efficiency import Efficiency, efficiency_for
+from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
+from roofline.engine.precision import RECIPES, Precision, get_precision
+from roofline.engine.serving import continuous, decode_crossover_batch
+from roofline.engine.serving_layouts import search_serving_layouts
+from roofline.engine.speculative import expected_tokens_per_step, speculative
 from roofline.errors import SpecError
+from roofline.results import Result
 from roofline.specs import (
     BYTES_PER_ELEMENT,
     Chip,
@@ -20,6 +38,11 @@ from roofline.specs import (
 
 __version__ = "0.1.0"
 
-__all__ = ["BYTES_PER_ELEMENT", "Chip", "Dtype", "ModelSpec", "ParamCount", "SpecError",
-           "count_params", "from_hf_config", "list_chips", "list_models", "load_chip",
-           "load_model"]
+__all__ = [
+    "BYTES_PER_ELEMENT", "RECIPES", "Chip", "Cluster", "Dtype", "Efficiency", "FitResult",
+    "InferenceResult", "ModelSpec", "ParamCount", "Precision", "Result", "SpecError",
+    "compare", "context", "continuous", "count_params", "decode_crossover_batch",
+    "efficiency_for", "expected_tokens_per_step", "fit", "from_hf_config", "get_precision",
+    "infer", "list_chips", "list_models", "load_chip", "load_cluster", "load_model",
+    "make_cluster", "search_serving_layouts", "speculative",
+]

@@ -12,13 +12,17 @@ from typing import Any
 
 import pandas as pd
 
+import roofline as api
+from roofline.engine.cost import price_note, serving_costs
+from roofline.engine.precision import RECIPES
 from roofline.errors import SpecError
+from roofline.results import Result
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.hf_config import from_hf_config
 from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text
 from roofline.specs.model import ModelSpec
-from roofline.views.format import count, si
+from roofline.views.format import count, si, value
 
 
 def _json_default(o: Any) -> Any:
@@ -176,6 +180,165 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_result(res: Result, columns: Sequence[str] | None = None) -> None:
+    """A single-scenario result as aligned ``name  value`` lines, then its assumptions."""
+    frame = res.frame
+    cols = [c for c in (columns or frame.columns) if c in frame]
+    if len(frame) == 1:
+        row = frame.iloc[0]
+        width = max(len(c) for c in cols)
+        for c in cols:
+            print(f"  {c:<{width}}  {value(c, row[c])}")
+    else:
+        view = pd.DataFrame({c: [value(c, v) for v in frame[c]] for c in cols})
+        print(view.to_string(index=False))
+    if res.assumptions:
+        print("assumptions:")
+        for k, v in res.assumptions.items():
+            print(f"  {k}: {v}")
+
+
+def _precision(value_: str | None) -> str | None:
+    return value_ or "native"
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
+                    output_len=args.output_len, precision=_precision(args.precision),
+                    tp=args.tp, pp=args.pp, ep=args.ep,
+                    attention_kernel=args.attention_kernel)
+    if args.json:
+        d = res.to_dict()
+        d["operators"] = {ph: _records(res.operators(ph)) for ph in ("prefill", "decode")}
+        _print_json(d)
+        return 0
+    _print_result(res, INFER_COLUMNS)
+    if args.ops:
+        ops = res.operators(args.ops)
+        print(f"\n{args.ops} operators (expected mode):")
+        view = pd.DataFrame({c: [value(c, v) for v in ops[c]] for c in OP_COLUMNS})
+        print(view.to_string(index=False))
+    return 0
+
+
+INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
+                 "ep", "ttft_s", "tpot_s", "e2e_s", "tokens_per_s_per_request",
+                 "decode_tokens_per_s", "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
+                 "prefill_bound", "weights_bytes", "kv_cache_bytes", "activation_bytes",
+                 "reserve_bytes", "memory_bytes", "memory_fraction", "fits", "max_batch",
+                 "max_context")
+OP_COLUMNS = ("operator", "layers", "dtype", "flops", "bytes", "intensity_flop_per_byte",
+              "compute_s", "memory_s", "time_s", "bound")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    res = api.fit(args.model, args.chip, args.count, args.purpose,
+                  precision=_precision(args.precision), batch=args.batch,
+                  prompt_len=args.prompt_len, output_len=args.output_len,
+                  seq_len=args.seq_len, global_batch=args.global_batch,
+                  max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
+                  max_ttft_s=args.max_ttft_s, min_tokens_per_s=args.min_tokens_per_s)
+    s = res.summary()
+    if args.json:
+        _print_json(s)
+        return 0
+    where = f"{s['count']} x {s['chip']}" if s["count"] else s["chip"]
+    print(f"{s['model']} for {s['purpose']} on {where}: "
+          f"{'FITS' if s['fits'] else 'DOES NOT FIT'}")
+    print(f"  {s['reason']}")
+    if s["min_chips"]:
+        print(f"  fewest chips that fit: {s['min_chips']}")
+    if s["memory_per_device_bytes"]:
+        parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in s["memory_per_device_bytes"].items())
+        print(f"  memory per device: {parts}")
+    for k, v in s["assumptions"].items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{kk} {value(kk, vv)}" for kk, vv in v.items())
+        print(f"  {k}: {v}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    chips = args.chips.split(",") if args.chips else None
+    res = api.compare(args.model, chips, batch=args.batch, prompt_len=args.prompt_len,
+                      output_len=args.output_len, precision=_precision(args.precision),
+                      max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
+                      sort_by=args.sort)
+    if args.json:
+        _print_json(res.to_dict())
+        return 0
+    cols = ["chip", "fits", "chips_needed", "tp", "pp", "tpot_s", "output_tokens_per_s",
+            "usd_per_m_input_tokens", "usd_per_m_output_tokens", "joules_per_output_token",
+            "note"]
+    _print_result(res, cols)
+    return 0
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    res = api.context(args.model, args.chip, tokens=args.tokens, pages=args.pages,
+                      batch=args.batch, precision=_precision(args.precision), tp=args.tp,
+                      pp=args.pp, words_per_token=args.words_per_token,
+                      words_per_page=args.words_per_page)
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        _print_result(res)
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    if args.purpose == "train":
+        return cmd_train_cost(args)
+    verdict = api.fit(args.model, args.chip, args.count, "serve",
+                      precision=_precision(args.precision), batch=args.batch,
+                      prompt_len=args.prompt_len, output_len=args.output_len)
+    if not verdict.fits:
+        raise SpecError(f"{args.model} does not fit on {args.chip}: {verdict.reason}")
+    lay = verdict.assumptions["layout"]
+    res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
+                    output_len=args.output_len, precision=_precision(args.precision),
+                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"])
+    chip = load_chip(args.chip)
+    costs = serving_costs(res.frame, chip, args.usd_per_chip_hour, args.utilisation)
+    for k, v in costs.items():
+        res.frame[k] = v
+    res.assumptions["price"] = price_note(chip, args.usd_per_chip_hour)
+    res.assumptions["utilisation"] = f"{args.utilisation:.0%} of paid hours busy"
+    if args.json:
+        _print_json(res.to_dict())
+        return 0
+    _print_result(res, ("model", "chip", "precision", "batch", "tp", "pp", "ep", "ttft_s",
+                        "tpot_s", "decode_tokens_per_s", *costs))
+    return 0
+
+
+def cmd_train_cost(args: argparse.Namespace) -> int:
+    from roofline.engine.cost import EnergyAssumptions
+    from roofline.engine.training import train
+
+    if args.count is None or args.tokens is None:
+        raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
+    verdict = api.fit(args.model, args.chip, args.count, "train",
+                      precision=_precision(args.precision), seq_len=args.seq_len,
+                      global_batch=args.global_batch)
+    if not verdict.fits:
+        raise SpecError(f"{args.model} cannot train on {args.count} x {args.chip}: "
+                        f"{verdict.reason}")
+    lay = verdict.assumptions["layout"]
+    res = train(args.model, args.chip, count=args.count, seq_len=args.seq_len,
+                global_batch=args.global_batch, tokens=args.tokens,
+                precision=_precision(args.precision),
+                usd_per_chip_hour=args.usd_per_chip_hour, pue=args.pue,
+                energy=EnergyAssumptions(pue=args.pue,
+                                         grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh),
+                **{k: v for k, v in lay.items() if k != "dp"})
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        _print_result(res)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofline", description="What an LLM costs on real hardware: specs, params, "
@@ -198,6 +361,67 @@ def build_parser() -> argparse.ArgumentParser:
         json_flag=False).add_argument("paths", nargs="+")
     add("schema", cmd_schema, "print the JSON Schema of a spec kind",
         json_flag=False).add_argument("kind", choices=["chip", "model"])
+
+    def workload(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--precision", help=f"recipe: native (default), {', '.join(RECIPES)}")
+        p.add_argument("--batch", type=int, default=1, help="sequences per batch")
+        p.add_argument("--prompt-len", type=int, default=1024, help="prompt tokens")
+        p.add_argument("--output-len", type=int, default=256, help="generated tokens")
+
+    p = add("infer", cmd_infer, "serving latency, throughput and memory of one scenario")
+    p.add_argument("model")
+    p.add_argument("chip")
+    workload(p)
+    for deg in ("tp", "pp", "ep"):
+        p.add_argument(f"--{deg}", type=int, default=1, help=f"{deg} degree")
+    p.add_argument("--attention-kernel", choices=["fused", "materialised"], default="fused")
+    p.add_argument("--ops", choices=["prefill", "decode"], help="print the operator table")
+
+    p = add("fit", cmd_fit, "does a model fit on N chips, for serving or training?")
+    p.add_argument("model")
+    p.add_argument("chip")
+    p.add_argument("--count", type=int, help="chips available (omit: the fewest that fit)")
+    p.add_argument("--purpose", choices=["serve", "train"], default="serve")
+    workload(p)
+    p.add_argument("--seq-len", type=int, default=2048, help="training sequence length")
+    p.add_argument("--global-batch", type=int, help="training sequences per step")
+    p.add_argument("--max-tpot-ms", type=float, help="latency target per output token")
+    p.add_argument("--max-ttft-s", type=float, help="time-to-first-token target")
+    p.add_argument("--min-tokens-per-s", type=float, help="aggregate throughput target")
+
+    p = add("cost", cmd_cost, "$ per 1M tokens served, or the cost of a training run")
+    p.add_argument("model")
+    p.add_argument("chip")
+    p.add_argument("--count", type=int, help="chips (training: required)")
+    p.add_argument("--purpose", choices=["serve", "train"], default="serve")
+    workload(p)
+    p.add_argument("--usd-per-chip-hour", type=float, help="override the catalog price")
+    p.add_argument("--utilisation", type=float, default=1.0, help="busy share of paid hours")
+    p.add_argument("--tokens", type=float, help="training tokens (e.g. 15e12)")
+    p.add_argument("--seq-len", type=int, default=4096)
+    p.add_argument("--global-batch", type=int, default=1024)
+    p.add_argument("--pue", type=float, default=1.2)
+    p.add_argument("--grid-kg-co2-per-kwh", type=float)
+
+    p = add("compare", cmd_compare, "one serving scenario on every catalog chip")
+    p.add_argument("model")
+    workload(p)
+    p.set_defaults(batch=8)
+    p.add_argument("--chips", help="comma-separated chips (default: all)")
+    p.add_argument("--max-tpot-ms", type=float)
+    p.add_argument("--sort", default="usd_per_m_output_tokens", help="column to sort by")
+
+    p = add("context", cmd_context, "tokens <-> words <-> pages, KV cache, longest context")
+    p.add_argument("model")
+    p.add_argument("chip", nargs="?")
+    p.add_argument("--tokens", type=float)
+    p.add_argument("--pages", type=float)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--precision")
+    p.add_argument("--tp", type=int, default=1)
+    p.add_argument("--pp", type=int, default=1)
+    p.add_argument("--words-per-token", type=float, default=0.75)
+    p.add_argument("--words-per-page", type=float, default=500.0)
     return parser
 
 

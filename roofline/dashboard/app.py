@@ -54,7 +54,13 @@ MODEL_COLUMNS = (
 )
 
 _CELL_STYLE = {"padding": "4px 10px", "borderBottom": "1px solid #ddd", "textAlign": "left"}
-_NUMBER_STYLE = {**_CELL_STYLE, "textAlign": "right", "fontVariantNumeric": "tabular-nums"}
+_NAME_STYLE = {**_CELL_STYLE, "whiteSpace": "nowrap"}
+_NUMBER_STYLE = {**_NAME_STYLE, "textAlign": "right", "fontVariantNumeric": "tabular-nums"}
+
+
+def _style(index: int, numeric: bool) -> dict[str, str]:
+    """Names (the first column) and numbers never wrap; free text may."""
+    return _NUMBER_STYLE if numeric else _NAME_STYLE if index == 0 else _CELL_STYLE
 
 
 def _si(value: float) -> str:
@@ -129,8 +135,8 @@ def _body(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequen
     return [
         html.Tr(
             [
-                html.Td(text, style=_NUMBER_STYLE if num else _CELL_STYLE, **{"data-column": col})
-                for col, text, num in zip(columns, row, numeric, strict=True)
+                html.Td(text, style=_style(i, num), **{"data-column": col})
+                for i, (col, text, num) in enumerate(zip(columns, row, numeric, strict=True))
             ]
         )
         for row in rows
@@ -141,8 +147,8 @@ def _table(table_id: str, columns: Sequence[str], numeric: Sequence[bool]) -> ht
     head = html.Thead(
         html.Tr(
             [
-                html.Th(col, style={**(_NUMBER_STYLE if num else _CELL_STYLE), "fontWeight": 600})
-                for col, num in zip(columns, numeric, strict=True)
+                html.Th(col, style={**_style(i, num), "fontWeight": 600})
+                for i, (col, num) in enumerate(zip(columns, numeric, strict=True))
             ]
         )
     )

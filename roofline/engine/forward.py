@@ -79,7 +79,9 @@ def comm_times(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, to
     per_domain = np.maximum(np.floor(cluster.domain / np.maximum(tp, 1)), 1)
     crossing = np.where(tp >= cluster.domain, pp - 1, np.floor((pp - 1) / per_domain))
     inside = (pp - 1) - crossing
-    pp_s = (crossing * col.p2p(cluster, msg, True) + inside * col.p2p(cluster, msg, False))
+    with np.errstate(invalid="ignore"):  # 0 hand-offs x no link = 0, not NaN
+        pp_s = (np.where(crossing > 0, crossing * col.p2p(cluster, msg, True), 0.0) +
+                np.where(inside > 0, inside * col.p2p(cluster, msg, False), 0.0))
     return tp_s, ep_s, pp_s
 
 

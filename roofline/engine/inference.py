@@ -5,7 +5,8 @@ Layout of one serving replica: ``tp`` x ``pp`` chips; tensor parallelism shards 
 heads and FFNs; MoE experts are spread over the same ``tp`` ranks, ``ep`` of them by
 expert (``tp % ep == 0``, as vLLM's expert-parallel mode); ``pp`` stages each hold a
 contiguous block of layers and the batch is split into ``pp`` micro-batches so every stage
-stays busy. ``count`` chips hold ``count / (tp x pp)`` independent replicas.
+stays busy (a batch smaller than pp leaves stages idle). ``count`` chips hold
+``count / (tp x pp)`` independent replicas.
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
              "ep must divide tp (experts are spread over the tensor-parallel ranks)")
         flag(m.moe.num_experts % np.maximum(ep, 1) != 0,
              f"ep must divide the {m.moe.num_experts} experts")
-    flag(batch < pp, "batch must be at least pp (one micro-batch per stage)")
     return reasons
 
 
@@ -185,15 +185,20 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:
         cluster = Cluster(chip=c, count=int(np.max(n_chips)))
+    no_link = (per_replica > 1) & (cluster.up_bw <= 0) & (reasons == "")
+    reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
+    if reasons.size == 1 and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
     w = sliding_window(m)
-    micro = b / pp_
+    n_micro = np.minimum(b, pp_)  # micro-batches in flight
+    micro = b / n_micro
     prefill = _phase(m, p, cluster, Step.for_prefill(micro, s, w), effs, tp_, ep_, pp_,
                      attention_kernel, mla_absorb)
     mean_ctx = s + (o + 1) / 2  # decode cost is linear in context: the mean is exact
     decode = _phase(m, p, cluster, Step.for_decode(micro, mean_ctx, w), effs, tp_, ep_, pp_,
                     attention_kernel, mla_absorb)
-    fill = (2 * pp_ - 1) / pp_  # pp micro-batches through pp stages: (m + p - 1) stage times
+    fill = (n_micro + pp_ - 1) / pp_  # m micro-batches through p stages: (m + p - 1) stages
     replicas = np.floor(n_chips / per_replica)
 
     out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
@@ -218,7 +223,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     params = m.params()
     weights = weight_bytes_per_device(m, p, params, tp_, pp_)
     ctx = s + o
-    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_
+    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_  # each stage caches its layers
     kv = b * kv_seq
     rect = micro * s * s if attention_kernel == "materialised" else 0.0
     act = activation_bytes(m, p, micro * s, micro, tp_, rect)
@@ -248,7 +253,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         "attention kernel": attention_kernel,
         "static batch": "all prompts prefilled together, then decoded in lock-step; TPOT at "
                         "the mean context prompt + (output+1)/2",
-        "pipeline": "batch split into pp micro-batches; TTFT = (2pp-1)/pp forward passes",
+        "pipeline": "batch split into min(batch, pp) micro-batches m; TTFT = (m + pp - 1) "
+                    "stage times; each token crosses every stage",
         "communication": "not overlapped with compute; alpha-beta ring collectives",
         "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
         "compute dtype fallback": _fallback_note(c, p),

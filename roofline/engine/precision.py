@@ -165,7 +165,8 @@ def from_quantization_config(q: Mapping[str, Any]) -> Precision:
         if dtype is None:
             raise SpecError(f"{method} with {bits} bits is not supported (4 or 8)")
         zero = 0.0 if q.get("sym", False) and method == "gptq" else 2.0
-        fmt = _f(dtype, group if group > 0 else None, 2.0, zero, label=f"{method} {bits}-bit g{group}")
+        fmt = _f(dtype, group if group > 0 else None, 2.0, zero,
+                 label=f"{method} {bits}-bit g{group}")
         return Precision(weights=fmt, activations=Dtype.bf16, kv_cache=FORMATS["bf16"],
                          label=fmt.name, overrides={k: FORMATS[v] for k, v in _KEEP.items()})
     raise SpecError([Problem(f"quantization method {method!r} is not supported; pass "

@@ -25,3 +25,44 @@ def count(n: float | None) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.4g}{suffix}"
     return f"{n:.4g}"
+
+
+def seconds(v: float | None) -> str:
+    """``seconds(0.0123) == "12.3 ms"``."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if math.isinf(v):
+        return "unbounded"
+    if abs(v) < 1e-3:
+        return f"{v * 1e6:.3g} us"
+    if abs(v) < 1:
+        return f"{v * 1e3:.3g} ms"
+    if abs(v) < 3600 * 48:
+        return f"{v:.3g} s" if abs(v) < 600 else f"{v / 3600:.3g} h"
+    return f"{v / 86400:.3g} days"
+
+
+def value(column: str, v: object) -> str:
+    """Format one result cell by its column's unit suffix (SI names, CONVENTIONS.md)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool | str):
+        return str(v)
+    if not isinstance(v, int | float):
+        return str(v)
+    x = float(v)
+    if column.endswith("_bytes") or "_bytes_" in column:
+        return si(x, "B")
+    if "usd" in column:
+        return f"${x:,.4g}"
+    if "tokens_per_s" in column:
+        return f"{x:,.4g} tok/s"
+    if column.endswith("_s") or "_s_" in column:
+        return seconds(x)
+    if column.endswith("fraction") or column in ("mfu", "hfu"):
+        return f"{x:.1%}"
+    if column.endswith("flops") or column.endswith("flops_per_s"):
+        return si(x, "FLOP/s" if column.endswith("per_s") else "FLOP")
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:.4g}"

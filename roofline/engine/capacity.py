@@ -1,0 +1,208 @@
+"""Capacity answers: does a model fit on N chips, in what layout, and how few chips
+would do — for serving and for training — with the binding reason in words and numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
+from roofline.engine.precision import get_precision
+from roofline.engine.serving_layouts import search_serving_layouts
+from roofline.errors import SpecError
+from roofline.results import Result
+from roofline.specs.catalog import load_chip, load_model
+from roofline.specs.chip import Chip
+from roofline.specs.model import ModelSpec
+from roofline.views.format import si
+
+Purpose = Literal["serve", "train"]
+MEMORY_PARTS = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "reserve_bytes",
+                "gradients_bytes", "optimizer_bytes")
+
+
+class FitResult(Result):
+    """Verdict, chips needed, chosen layout, memory per device by part, and the ranked
+    layouts (``layouts``) with the reason each rejected one fails."""
+
+    def __init__(self, frame: pd.DataFrame, assumptions: dict[str, Any],
+                 layouts: pd.DataFrame) -> None:
+        super().__init__(frame, assumptions)
+        self.layouts = layouts
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.frame["fits"].iloc[0])
+
+    @property
+    def reason(self) -> str:
+        return str(self.frame["reason"].iloc[0])
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON answer: fits, min_chips, layout, memory_per_device_bytes, reason."""
+        row = self.frame.iloc[0]
+        return {
+            "model": row["model"], "chip": row["chip"], "purpose": row["purpose"],
+            "count": None if pd.isna(row["count"]) else int(row["count"]),
+            "fits": bool(row["fits"]),
+            "min_chips": None if pd.isna(row["min_chips"]) else int(row["min_chips"]),
+            "layout": self.assumptions.get("layout"),
+            "memory_per_device_bytes": self.assumptions.get("memory_per_device_bytes"),
+            "capacity_per_device_bytes": float(row["capacity_bytes"]),
+            "reason": row["reason"],
+            "assumptions": {k: v for k, v in self.assumptions.items()
+                            if k not in ("layout", "memory_per_device_bytes")},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.summary()
+
+
+def _memory_parts(row: Mapping[str, Any]) -> dict[str, float]:
+    return {k.removesuffix("_bytes"): float(row[k]) for k in MEMORY_PARTS
+            if k in row and row[k] is not None and not pd.isna(row[k])}
+
+
+def _weights_total(m: ModelSpec, precision: Any) -> tuple[float, str]:
+    p = get_precision(precision, m.quantization)
+    return float(weight_bytes_per_device(m, p, m.params())), p.label
+
+
+def _serve(m: ModelSpec, c: Chip, count: int | None, kw: dict[str, Any],
+           targets: dict[str, float | None]) -> tuple[pd.DataFrame, dict[str, Any] | None,
+                                                      int | None]:
+    table = search_serving_layouts(m, c, count, max_tpot_s=targets["max_tpot_s"],
+                                   max_ttft_s=targets["max_ttft_s"], **kw)
+    ok = table[table["ok"]]
+    min_tps = targets["min_tokens_per_s"]
+    if min_tps and not ok.empty:
+        need = np.ceil(min_tps / ok["decode_tokens_per_s"] * ok["replicas"])
+        chips = need * ok["chips_per_replica"]
+        ok = ok.assign(chips_for_target=chips).sort_values(["chips_for_target",
+                                                            "chips_per_replica"])
+        if count is not None:
+            ok = ok[ok["chips_for_target"] <= count]
+    if ok.empty:
+        return table, None, None
+    best = ok.iloc[0].to_dict()
+    chips = int(best.get("chips_for_target", best["chips_per_replica"]))
+    return table, best, chips
+
+
+def fit(model: str | Path | ModelSpec | Mapping[str, Any],
+        chip: str | Path | Chip | Mapping[str, Any], count: int | None = None,
+        purpose: Purpose = "serve", *, precision: Any = "native", batch: int = 1,
+        prompt_len: int = 1024, output_len: int = 256, seq_len: int = 2048,
+        global_batch: int | None = None, max_tpot_s: float | None = None,
+        max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
+        **kwargs: Any) -> FitResult:
+    """Will ``model`` fit on ``count`` chips of ``chip`` for ``purpose``, and how?
+
+    With ``count``: the verdict, the layout chosen (fewest chips per replica, then fastest),
+    memory per device by part, and when it does not fit the binding reason. Without
+    ``count``: the fewest chips that fit (and meet ``max_tpot_s`` / ``max_ttft_s`` /
+    ``min_tokens_per_s`` when given). Serving uses a static batch of ``batch`` requests of
+    ``prompt_len`` + ``output_len`` tokens; training ``global_batch`` sequences of ``seq_len``.
+    """
+    m, c = load_model(model), load_chip(chip)
+    if count is not None and count < 1:
+        raise SpecError(f"count must be >= 1, got {count}")
+    weights, plabel = _weights_total(m, precision)
+    cap = c.memory.capacity
+    assumptions: dict[str, Any] = {"precision": plabel}
+    if purpose == "serve":
+        kw = dict(batch=batch, prompt_len=prompt_len, output_len=output_len,
+                  precision=precision, **kwargs)
+        targets = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s,
+                   "min_tokens_per_s": min_tokens_per_s}
+        table, best, chips = _serve(m, c, count, kw, targets)
+        assumptions["workload"] = (f"static batch {batch}, prompt {prompt_len} + output "
+                                   f"{output_len} tokens, KV cache for the full context")
+        if best is not None:
+            assumptions["layout"] = {k: int(best[k]) for k in ("tp", "pp", "ep")} | {
+                "replicas": int(best["replicas"]) if count else 1}
+            assumptions["memory_per_device_bytes"] = _memory_parts(best)
+            assumptions["expected"] = {"ttft_s": float(best["ttft_s"]),
+                                       "tpot_s": float(best["tpot_s"]),
+                                       "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
+    elif purpose == "train":
+        from roofline.engine.training import search_training_layouts
+
+        gb = global_batch or 1024
+        kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
+        assumptions["workload"] = f"global batch {gb} sequences of {seq_len} tokens"
+        counts = [count] if count is not None else _training_counts(c)
+        table, best, chips = pd.DataFrame(), None, None
+        for n in counts:
+            table = search_training_layouts(m, c, n, **kw)
+            ok = table[table["ok"]] if "ok" in table else table[table["valid"] & table["fits"]]
+            if not ok.empty:
+                best, chips = ok.iloc[0].to_dict(), n
+                break
+        if best is not None:
+            assumptions["layout"] = {k: int(best[k]) for k in
+                                     ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero")
+                                     if k in best}
+            assumptions["memory_per_device_bytes"] = _memory_parts(best)
+    else:
+        raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
+
+    fits = best is not None
+    if count is not None and purpose == "serve":  # the fewest chips, whatever the count
+        _, _, chips = _serve(m, c, None, kw, targets)
+    if fits:
+        layout = ", ".join(f"{k}={v}" for k, v in assumptions["layout"].items())
+        mem = float(best["memory_bytes"])  # type: ignore[index]
+        reason = (f"fits: {layout}; {si(mem, 'B')} of {si(cap, 'B')} per device "
+                  f"({mem / cap:.0%})")
+    else:
+        reason = _why_not(table, weights, plabel, c, count, purpose)
+    frame = pd.DataFrame([{
+        "model": m.name, "chip": c.name, "purpose": purpose, "count": count, "fits": fits,
+        "min_chips": chips,
+        "weights_total_bytes": weights, "capacity_bytes": cap,
+        "memory_bytes": float(best["memory_bytes"]) if best else None, "reason": reason,
+    }])
+    return FitResult(frame, assumptions, table)
+
+
+def _training_counts(c: Chip, limit: int = 1 << 20) -> list[int]:
+    """Cluster sizes tried when looking for the fewest training chips: 1, 2, 4, ... up to
+    one scale-up domain, then whole domains doubling."""
+    domain = c.scale_up.domain_size if c.scale_up else 1
+    counts = {2**k for k in range(int(math.log2(max(domain, 1))) + 1)}
+    n = domain
+    while n <= limit:
+        counts.add(n)
+        n *= 2
+    return sorted(counts)
+
+
+def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: int | None,
+             purpose: str) -> str:
+    """The binding reason, in words and numbers, when nothing fits."""
+    cap = c.memory.capacity
+    if count is not None:
+        room = count * (cap - RUNTIME_RESERVE_BYTES)
+        if weights > room:
+            return (f"weights need {si(weights, 'B')} at {plabel}; {count} x {si(cap, 'B')} "
+                    f"leaves {si(room - weights, 'B')} after the runtime reserve")
+    if not table.empty and "memory_bytes" in table:
+        valid = table[table.get("valid", True) == True]  # noqa: E712 - pandas mask
+        if not valid.empty:
+            best = valid.sort_values("memory_bytes").iloc[0]
+            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
+            lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "pp", "ep", "dp")
+                            if k in best)
+            verdict = (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "
+                       f"per device > {si(cap, 'B')} ({parts})")
+            reasons = table.loc[table["reason"] != "", "reason"]
+            if purpose == "serve" and not reasons.empty and "target" in str(reasons.iloc[0]):
+                verdict = f"no layout meets the targets: {reasons.iloc[0]}"
+            return verdict
+    return "no valid layout for this model on this chip"

@@ -1,0 +1,102 @@
+"""Money and energy: $ per million tokens served, training-run cost, kWh and CO2.
+
+Energy = chips x TDP x utilisation x PUE x hours (assumptions printed with each result;
+TDP is the chip's rated board power, utilisation the average fraction of it drawn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from roofline.errors import SpecError
+from roofline.specs.chip import Chip
+
+Array = NDArray[np.float64]
+
+#: Data-centre power usage effectiveness (Uptime Institute 2024 survey: industry mean 1.56;
+#: hyperscale AI halls report 1.1-1.2). Default for new AI clusters; overridable.
+DEFAULT_PUE = 1.2
+#: Average share of TDP drawn by a busy accelerator (training and heavy serving draw
+#: 70-90% of TDP on H100, per nvidia-smi traces reported in MLPerf Power submissions).
+DEFAULT_POWER_UTILISATION = 0.8
+
+
+@dataclass(frozen=True)
+class EnergyAssumptions:
+    """How energy and carbon are estimated."""
+
+    pue: float = DEFAULT_PUE
+    power_utilisation: float = DEFAULT_POWER_UTILISATION
+    grid_kg_co2_per_kwh: float | None = None
+
+    def describe(self) -> str:
+        co2 = (f", grid {self.grid_kg_co2_per_kwh} kg CO2e/kWh"
+               if self.grid_kg_co2_per_kwh is not None else "")
+        return (f"energy = chips x TDP x {self.power_utilisation:.0%} utilisation x PUE "
+                f"{self.pue:g} x hours{co2}")
+
+
+def price_per_chip_hour(chip: Chip, override: float | None = None) -> float:
+    """$/chip-hour: the override, else the chip spec's indicative price; a clear error if
+    neither exists."""
+    if override is not None:
+        if override <= 0:
+            raise SpecError(f"usd_per_chip_hour must be > 0, got {override}")
+        return float(override)
+    if chip.price is None:
+        raise SpecError(f"{chip.name} has no indicative price in hardware_specs/"
+                        f"{chip.name}.yaml; pass usd_per_chip_hour=")
+    return chip.price.usd_per_chip_hour
+
+
+def price_note(chip: Chip, override: float | None) -> str:
+    if override is not None:
+        return f"${override:g}/chip-hour (given)"
+    assert chip.price is not None
+    return (f"${chip.price.usd_per_chip_hour:g}/chip-hour ({chip.price.provider}, "
+            f"{chip.price.date})")
+
+
+def energy_kwh(chip: Chip, chips: ArrayLike, hours: ArrayLike,
+               e: EnergyAssumptions) -> Array:
+    """kWh drawn by ``chips`` chips for ``hours``, facility overhead included."""
+    if chip.tdp is None:
+        raise SpecError(f"{chip.name} has no TDP in hardware_specs/{chip.name}.yaml; energy "
+                        "cannot be estimated")
+    return (np.asarray(chips, dtype=np.float64) * chip.tdp * e.power_utilisation * e.pue *
+            np.asarray(hours, dtype=np.float64) / 1e3)
+
+
+def usd_per_million_tokens(chips: ArrayLike, usd_per_chip_hour: float,
+                           tokens_per_s: ArrayLike, utilisation: ArrayLike = 1.0) -> Array:
+    """$ per 1M tokens when ``chips`` chips produce ``tokens_per_s`` while busy for a
+    ``utilisation`` share of the hours paid for."""
+    rate = np.asarray(tokens_per_s, dtype=np.float64) * np.asarray(utilisation)
+    with np.errstate(divide="ignore"):
+        return np.asarray(chips) * usd_per_chip_hour / (rate * 3600.0) * 1e6
+
+
+def serving_costs(frame: Mapping[str, Any], chip: Chip, usd_per_chip_hour: float | None = None,
+                  utilisation: float = 1.0,
+                  energy: EnergyAssumptions | None = None) -> dict[str, Array]:
+    """Cost of a static-batch serving result (``infer`` frame): chip time spent in prefill
+    is charged to input tokens, chip time in decode to output tokens."""
+    price = price_per_chip_hour(chip, usd_per_chip_hour)
+    chips = np.asarray(frame["tp"]) * np.asarray(frame["pp"])  # one replica
+    b, s = (np.asarray(frame[k], dtype=np.float64) for k in ("batch", "prompt_len"))
+    ttft, tpot = np.asarray(frame["ttft_s"]), np.asarray(frame["tpot_s"])
+    out = {
+        "usd_per_m_input_tokens": usd_per_million_tokens(chips, price, b * s / ttft,
+                                                         utilisation),
+        "usd_per_m_output_tokens": usd_per_million_tokens(chips, price, b / tpot, utilisation),
+    }
+    if chip.tdp is not None:
+        e = energy or EnergyAssumptions()
+        watts = chips * chip.tdp * e.power_utilisation * e.pue
+        out["joules_per_output_token"] = watts * tpot / b
+    return out
