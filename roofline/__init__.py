@@ -22,6 +22,7 @@ from roofline.engine.precision import RECIPES, Precision, get_precision
 from roofline.engine.serving import continuous, decode_crossover_batch
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.engine.speculative import expected_tokens_per_step, speculative
+from roofline.engine.sweep import sweep
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs import (
@@ -44,5 +45,5 @@ __all__ = [
     "compare", "context", "continuous", "count_params", "decode_crossover_batch",
     "efficiency_for", "expected_tokens_per_step", "fit", "from_hf_config", "get_precision",
     "infer", "list_chips", "list_models", "load_chip", "load_cluster", "load_model",
-    "make_cluster", "search_serving_layouts", "speculative",
+    "make_cluster", "search_serving_layouts", "speculative", "sweep",
 ]

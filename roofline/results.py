@@ -7,7 +7,37 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+
+def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.DataFrame:
+    """A DataFrame with one row per element of ``shape`` from scalars and arrays that
+    broadcast to it (flattened in C order), built for speed at a million rows: numeric
+    columns share one float block, text columns are categorical."""
+    n = int(np.prod(shape))
+    numeric: dict[str, np.ndarray] = {}
+    other: dict[str, Any] = {}
+    for k, v in columns.items():
+        if isinstance(v, pd.Categorical):
+            other[k] = v
+            continue
+        arr = np.asarray(v)
+        if arr.dtype.kind in "fiu":
+            numeric[k] = np.broadcast_to(arr.astype(np.float64, copy=False), shape).reshape(n)
+        elif arr.dtype.kind == "b":
+            other[k] = np.broadcast_to(arr, shape).reshape(n)
+        elif arr.ndim == 0:
+            other[k] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [arr.item()])
+        else:
+            other[k] = pd.Categorical(np.broadcast_to(arr.astype(object), shape).reshape(n))
+    block = np.empty((len(numeric), n))
+    for i, v in enumerate(numeric.values()):
+        block[i] = v
+    frame = pd.DataFrame(block.T, columns=list(numeric), copy=False)
+    for k, v in other.items():
+        frame[k] = v
+    return frame[list(columns)]
 
 
 def _clean(v: Any) -> Any:

@@ -26,6 +26,13 @@ def _a(x: ArrayLike) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
+def _per_byte(frac: Array, bw: Array) -> Array:
+    """Seconds per byte of buffer when a share ``frac`` of it crosses a link of ``bw``
+    bytes/s: 0 when nothing crosses, inf when something must cross a missing link."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(frac == 0, 0.0, np.where(bw > 0, frac / np.where(bw > 0, bw, 1), np.inf))
+
+
 def _safe_div(num: Array, den: Array) -> Array:
     """num / den, with 0 where num is 0 and inf where only den is 0 (no link)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -38,7 +45,7 @@ def all_reduce_flat(m: ArrayLike, n: ArrayLike, bw: ArrayLike, alpha: ArrayLike,
     m, n, bw, alpha = _a(m), _a(n), _a(bw), _a(alpha)
     frac = np.where(n > 1, 2 * (n - 1) / np.maximum(n, 1), 0.0)
     steps = (2 * (n - 1) if algorithm == "ring" else 2 * np.ceil(np.log2(np.maximum(n, 1))))
-    return _safe_div(frac * m, bw) + np.where(n > 1, steps * alpha, 0.0)
+    return m * _per_byte(frac, bw) + np.where(n > 1, steps * alpha, 0.0)
 
 
 def gather_flat(m: ArrayLike, n: ArrayLike, bw: ArrayLike, alpha: ArrayLike) -> Array:
@@ -46,7 +53,7 @@ def gather_flat(m: ArrayLike, n: ArrayLike, bw: ArrayLike, alpha: ArrayLike) -> 
     ``m``-byte buffer over ``n`` ranks on one link level (seconds)."""
     m, n, bw, alpha = _a(m), _a(n), _a(bw), _a(alpha)
     frac = np.where(n > 1, (n - 1) / np.maximum(n, 1), 0.0)
-    return _safe_div(frac * m, bw) + np.where(n > 1, (n - 1) * alpha, 0.0)
+    return m * _per_byte(frac, bw) + np.where(n > 1, (n - 1) * alpha, 0.0)
 
 
 def span(n: ArrayLike, stride: ArrayLike, domain: ArrayLike) -> tuple[Array, Array]:

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine import collectives as col
 from roofline.engine.cluster import Cluster
 from roofline.engine.efficiency import Efficiency
-from roofline.engine.operators import operator_table
+from roofline.engine.operators import Op, operator_table
 from roofline.engine.precision import Precision
 from roofline.engine.step import Step
 from roofline.engine.timing import OpTime, time_op
@@ -87,11 +87,17 @@ def comm_times(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, to
 
 def forward_time(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, eff: Efficiency,
                  tp: ArrayLike = 1, ep: ArrayLike = 1, pp: ArrayLike = 1, *,
-                 fused_attention: bool = True, mla_absorb: bool | None = None) -> ForwardTime:
-    """Roofline time of one forward pass of ``step`` through every layer of ``m``."""
-    ops = operator_table(m, p, step, tp, ep, fused_attention=fused_attention,
-                         mla_absorb=mla_absorb)
+                 fused_attention: bool = True, mla_absorb: bool | None = None,
+                 ops: list[Op] | None = None) -> ForwardTime:
+    """Roofline time of one forward pass of ``step`` through every layer of ``m``
+    (``ops``: a precomputed :func:`operator_table` of the same step, to time it again at
+    another efficiency)."""
+    if ops is None:
+        ops = operator_table(m, p, step, tp, ep, fused_attention=fused_attention,
+                             mla_absorb=mla_absorb)
     timed = [time_op(op, cluster.chip, eff) for op in ops]
-    compute = np.sum(np.broadcast_arrays(*[t.time_s for t in timed]), axis=0)
+    compute = np.zeros(())
+    for t in timed:
+        compute = compute + t.time_s
     tp_s, ep_s, pp_s = comm_times(m, p, cluster, eff, step.tokens, tp, ep, pp)
     return ForwardTime(timed, compute, tp_s, ep_s, pp_s)

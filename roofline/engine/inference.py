@@ -11,7 +11,7 @@ stays busy (a batch smaller than pp leaves stages idle). ``count`` chips hold
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,12 +29,12 @@ from roofline.engine.memory import (
     kv_bytes_per_sequence,
     weight_bytes_per_device,
 )
-from roofline.engine.operators import sliding_window
+from roofline.engine.operators import operator_table, sliding_window
 from roofline.engine.precision import Precision, get_precision
 from roofline.engine.step import Step
 from roofline.engine.timing import OpTime
 from roofline.errors import SpecError
-from roofline.results import Result
+from roofline.results import Result, frame_from_columns
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -52,11 +52,18 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
     """Why each serving layout is impossible ('' where it is valid), vectorised."""
     tp, pp, ep, batch = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch))
     reasons = np.full(tp.shape, "", dtype=object)
+    flagged = np.zeros(tp.shape, dtype=bool)
 
-    def flag(bad: Array, text: Any) -> None:
-        msg = np.broadcast_to(np.asarray(text, dtype=object), tp.shape)
-        take = np.asarray(bad, dtype=bool) & (reasons == "")
-        reasons[take] = msg[take]
+    def flag(bad: Array, text: str | Callable[[float], str]) -> None:
+        take = np.asarray(bad, dtype=bool) & ~flagged
+        if not take.any():
+            return
+        flagged[take] = True
+        if isinstance(text, str):
+            reasons[take] = text
+            return
+        for v in np.unique(tp[take]):  # messages that name the offending degree
+            reasons[take & (tp == v)] = text(v)
 
     for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
         flag((v < 1) | (v != np.round(v)), f"{name} must be a whole number >= 1")
@@ -64,9 +71,8 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
     a = m.attention
     if a is not None:
         heads = a.num_attention_heads
-        flag(heads % np.maximum(tp, 1) != 0, np.char.add(
-            np.char.add("tp=", tp.astype(int).astype(str)), f" does not divide the {heads} "
-            "attention heads"))
+        flag(heads % np.maximum(tp, 1) != 0,
+             lambda v: f"tp={v:g} does not divide the {heads} attention heads")
         if m.mla is None:
             kv = a.kv_heads
             flag((kv % np.maximum(tp, 1) != 0) & (np.maximum(tp, 1) % kv != 0),
@@ -95,9 +101,9 @@ class Phase:
 
 def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple[Efficiency, ...],
            tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None) -> Phase:
-    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp,
-                                    fused_attention=kernel == "fused", mla_absorb=mla_absorb)
-                       for e in effs)
+    ops = operator_table(m, p, step, tp, ep, fused_attention=kernel == "fused",
+                         mla_absorb=mla_absorb)
+    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops) for e in effs)
     return Phase(ideal, expected)
 
 
@@ -169,23 +175,26 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
-    b, s, o, tp_, pp_, ep_ = (x.reshape(-1) for x in np.broadcast_arrays(
-        _a(batch), _a(prompt_len), _a(output_len), _a(tp), _a(pp), _a(ep)))
+    # Inputs keep their own shapes (a scalar tp stays a scalar, so per-layout quantities are
+    # computed once); they broadcast together, and the frame has one row per combination.
+    b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
+    shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
+                                (1,))
     if np.any(s < 1) or np.any(o < 1):
         raise SpecError("prompt_len and output_len must be >= 1 token")
-    reasons = layout_reasons(m, tp_, pp_, ep_, b)
+    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if reasons.size == 1 and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     per_replica = tp_ * pp_
-    n_chips = per_replica if count is None else np.full_like(tp_, float(count))
+    n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:
-        bad = (n_chips % per_replica != 0) & (reasons == "")
+        bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
         reasons[bad] = f"count={count} is not a multiple of tp x pp"
         if reasons.size == 1 and reasons[0]:
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:
         cluster = Cluster(chip=c, count=int(np.max(n_chips)))
-    no_link = (per_replica > 1) & (cluster.up_bw <= 0) & (reasons == "")
+    no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
     reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
     if reasons.size == 1 and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
@@ -217,8 +226,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
         out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
     out["decode_comm_s"] = decode.expected.comm_s
-    out["decode_bound"] = _bound(decode.expected)
-    out["prefill_bound"] = _bound(prefill.expected)
+    out["decode_bound"] = _bound(decode.expected, shape)
+    out["prefill_bound"] = _bound(prefill.expected, shape)
 
     params = m.params()
     weights = weight_bytes_per_device(m, p, params, tp_, pp_)
@@ -227,7 +236,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     kv = b * kv_seq
     rect = micro * s * s if attention_kernel == "materialised" else 0.0
     act = activation_bytes(m, p, micro * s, micro, tp_, rect)
-    reserve = np.full_like(weights, float(runtime_reserve_bytes))
+    reserve = np.asarray(float(runtime_reserve_bytes))
     total = weights + kv + act + reserve
     cap = c.memory.capacity
     out.update({"weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
@@ -240,8 +249,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
     out["valid"] = reasons == ""
     out["reason"] = reasons
-    frame = pd.DataFrame({k: np.broadcast_to(v, b.shape) if np.ndim(v) else v
-                          for k, v in out.items()})
+    frame = frame_from_columns(out, shape)
     assumptions = {
         "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
                                  f"network {effs[1].network:.0%} of peak ({effs[1].source})",
@@ -262,14 +270,15 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
 
-def _bound(ft: ForwardTime) -> NDArray[np.object_]:
+def _bound(ft: ForwardTime, shape: tuple[int, ...]) -> pd.Categorical:
     """Which resource dominates a forward pass: compute, memory or network."""
-    comp = np.sum(np.broadcast_arrays(*[np.where(t.compute_bound, t.time_s, 0) for t in ft.ops]),
-                  axis=0)
+    comp = np.zeros(())
+    for t in ft.ops:
+        comp = comp + np.where(t.compute_bound, t.time_s, 0.0)
     mem = ft.compute_s - comp
-    net = ft.comm_s
-    stack = np.stack(np.broadcast_arrays(comp, mem, net))
-    return np.array(["compute", "memory", "network"], dtype=object)[np.argmax(stack, axis=0)]
+    stack = np.stack([np.broadcast_to(x, shape) for x in (comp, mem, ft.comm_s)])
+    codes = np.argmax(stack, axis=0).reshape(-1).astype(np.int8)
+    return pd.Categorical.from_codes(codes, ["compute", "memory", "network"])
 
 
 def _fallback_note(c: Chip, p: Precision) -> str:

@@ -54,6 +54,7 @@ class Op:
 
     @property
     def bytes(self) -> Array:
+        """All memory traffic: weights + activations + KV cache, bytes."""
         return self.weight_bytes + self.act_bytes + self.kv_bytes
 
 
@@ -76,17 +77,16 @@ class _Table:
         self.ops: dict[str, Op] = {}
 
     def add(self, op: Op, n: int) -> None:
-        scaled = Op(op.name, op.kind, op.component, op.dtype, n, op.flops * n,
-                    op.weight_bytes * n, op.act_bytes * n, op.kv_bytes * n)
-        if op.name in self.ops:
-            old = self.ops[op.name]
-            self.ops[op.name] = Op(old.name, old.kind, old.component, old.dtype, old.layers + n,
-                                   old.flops + scaled.flops,
-                                   old.weight_bytes + scaled.weight_bytes,
-                                   old.act_bytes + scaled.act_bytes,
-                                   old.kv_bytes + scaled.kv_bytes)
-        else:
-            self.ops[op.name] = scaled
+        old = self.ops.get(op.name)
+        if old is None:
+            self.ops[op.name] = Op(op.name, op.kind, op.component, op.dtype, n, op.flops * n,
+                                   op.weight_bytes * n, op.act_bytes * n, op.kv_bytes * n)
+            return
+        old.layers += n
+        old.flops = old.flops + op.flops * n
+        old.weight_bytes = old.weight_bytes + op.weight_bytes * n
+        old.act_bytes = old.act_bytes + op.act_bytes * n
+        old.kv_bytes = old.kv_bytes + op.kv_bytes * n
 
 
 def _matmul(name: str, comp: Component, p: Precision, tokens: Array, k: ArrayLike,

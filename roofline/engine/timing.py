@@ -23,10 +23,7 @@ class OpTime:
     peak_flops_per_s: float
     compute_s: Array
     memory_s: Array
-
-    @property
-    def time_s(self) -> Array:
-        return np.maximum(self.compute_s, self.memory_s)
+    time_s: Array  # max(compute_s, memory_s)
 
     @property
     def compute_bound(self) -> Array:
@@ -43,10 +40,11 @@ class OpTime:
 def time_op(op: Op, chip: Chip, eff: Efficiency) -> OpTime:
     """Compute and memory time of ``op`` on ``chip`` at efficiency ``eff``."""
     peak = chip.peak(op.dtype)
-    compute = op.flops / (peak * eff.matmul)
-    memory = op.bytes / (chip.memory.bandwidth * eff.memory)
-    return OpTime(op, peak, np.asarray(compute, dtype=np.float64),
-                  np.asarray(memory, dtype=np.float64))
+    compute = op.flops * (1.0 / (peak * eff.matmul))
+    memory = op.bytes * (1.0 / (chip.memory.bandwidth * eff.memory))
+    compute = np.asarray(compute, dtype=np.float64)
+    memory = np.asarray(memory, dtype=np.float64)
+    return OpTime(op, peak, compute, memory, np.maximum(compute, memory))
 
 
 def attainable_flops_per_s(intensity: Array, peak: float, bandwidth: float) -> Array:

@@ -1,0 +1,142 @@
+"""Sweeps: the cartesian product of any inputs as one tidy DataFrame, at engine speed.
+
+Categorical axes (models, chips, precision recipes, purpose) are few and looped over;
+numeric axes (batch, context, layout degrees, ...) are expanded into one flat grid and
+evaluated by a single vectorised engine call per chunk. Chunks bound memory (~2 kB per
+row while computing); with a ``dask.distributed`` client they run on the cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from roofline.errors import SpecError
+
+Purpose = Literal["serve", "train"]
+#: Rows per engine call: ~1 GB of working memory on the serving engine.
+DEFAULT_CHUNK_ROWS = 500_000
+#: Show a progress bar when a sweep is expected to take longer than this (seconds).
+PROGRESS_AFTER_S = 1.0
+
+_SERVE_AXES = ("batch", "prompt_len", "output_len", "tp", "pp", "ep")
+_TRAIN_AXES = ("seq_len", "global_batch", "micro_batch", "tp", "pp", "dp", "cp", "ep",
+               "zero", "interleave")
+
+
+def _as_list(x: Any) -> list[Any]:
+    if isinstance(x, str | Mapping) or not isinstance(x, Iterable):
+        return [x]
+    return list(x)
+
+
+def _grid(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Flattened cartesian product of numeric axes (C order: the last axis varies fastest)."""
+    values = [np.asarray(_as_list(v), dtype=np.float64) for v in axes.values()]
+    if not values:
+        return {}
+    mesh = np.meshgrid(*values, indexing="ij")
+    return {k: m.reshape(-1) for k, m in zip(axes, mesh, strict=True)}
+
+
+def _engine(purpose: Purpose) -> Callable[..., Any]:
+    if purpose == "serve":
+        from roofline.engine.inference import infer
+
+        return infer
+    if purpose == "train":
+        from roofline.engine.training import train
+
+        return train
+    raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
+
+
+def _run_chunk(purpose: Purpose, model: Any, chip: Any, precision: Any,
+               grid: Mapping[str, np.ndarray], fixed: Mapping[str, Any]) -> pd.DataFrame:
+    """One vectorised engine call over a slice of the grid."""
+    res = _engine(purpose)(model, chip, precision=precision, **grid, **fixed)
+    frame = res.frame
+    frame.insert(0, "purpose", pd.Categorical.from_codes(np.zeros(len(frame), np.int8),
+                                                          [purpose]))
+    return frame
+
+
+class _Progress:
+    """A tqdm bar once the sweep has run for PROGRESS_AFTER_S (tqdm when installed)."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.start, self.bar = time.perf_counter(), None
+
+    def update(self, rows: int) -> None:
+        self.done += rows
+        elapsed = time.perf_counter() - self.start
+        projected = elapsed * self.total / max(self.done, 1)
+        if self.bar is None and self.enabled is not False and (
+                self.enabled or (projected > PROGRESS_AFTER_S and self.done < self.total)):
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=self.total, initial=self.done, unit="row", file=sys.stderr,
+                            desc="roofline sweep")
+            return
+        if self.bar is not None:
+            self.bar.update(rows)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "serve",
+          precision: Any = "native", chunk_rows: int = DEFAULT_CHUNK_ROWS,
+          client: Any = None, progress: bool | None = None,
+          **axes: Any) -> pd.DataFrame:
+    """Evaluate every combination of the inputs; one row per combination.
+
+    ``models``, ``chips``, ``precision`` and ``purpose`` may be single values or lists;
+    every numeric keyword (serving: batch, prompt_len, output_len, tp, pp, ep; training:
+    seq_len, global_batch, micro_batch, tp, pp, dp, cp, ep, zero, interleave) may be a
+    scalar or a list and is crossed with the others. Other keywords pass to the engine
+    unchanged (e.g. ``attention_kernel``, ``efficiency``, ``count``). Invalid layouts stay in
+    the table with ``valid=False`` and a ``reason``.
+
+    ``client``: a ``dask.distributed.Client``; chunks then run as tasks on its workers.
+    ``progress``: None shows a bar only for sweeps longer than a second.
+    """
+    purposes = _as_list(purpose)
+    jobs: list[tuple[Purpose, Any, Any, Any, dict[str, np.ndarray], dict[str, Any]]] = []
+    total = 0
+    for purp, model, chip, prec in itertools.product(purposes, _as_list(models),
+                                                     _as_list(chips), _as_list(precision)):
+        names = _SERVE_AXES if purp == "serve" else _TRAIN_AXES
+        numeric = {k: v for k, v in axes.items() if k in names}
+        fixed = {k: v for k, v in axes.items() if k not in names}
+        grid = _grid(numeric)
+        n = len(next(iter(grid.values()))) if grid else 1
+        for lo in range(0, n, chunk_rows):
+            part = {k: v[lo:lo + chunk_rows] for k, v in grid.items()}
+            jobs.append((purp, model, chip, prec, part, fixed))
+            total += min(chunk_rows, n - lo)
+    if client is not None:
+        futures = client.map(lambda job: _run_chunk(*job), jobs, pure=False)
+        frames = client.gather(futures)
+    else:
+        bar = _Progress(total, progress)
+        frames = []
+        for job in jobs:
+            frames.append(_run_chunk(*job))
+            bar.update(len(frames[-1]))
+        bar.close()
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    for col in ("purpose", "model", "chip", "precision"):
+        if col in frame and not isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("category")
+    return frame

@@ -1,0 +1,322 @@
+"""Plotly figure builders shared by the API (``InferenceResult.plot()``) and the dashboard.
+
+Every number plotted comes from the engine; this module only arranges and labels it.
+Axes stay in SI base units (FLOP/s, bytes, seconds) with SI tick prefixes; hover text is
+formatted by :mod:`roofline.views.format`, so a missing value reads ``-``, never ``NaN``.
+
+- :func:`roofline_figure`: attainable FLOP/s against arithmetic intensity (Williams,
+  Waterman & Patterson 2009), roofs and ridge points per chip and dtype, a scenario's
+  operators as points (prefill and decode apart).
+- :func:`memory_figure`: stacked memory per device by part against capacity.
+- :func:`latency_throughput_figure`: time per output token against tokens/s per chip over
+  batch sizes.
+- :func:`cost_figure`: grouped bars of $ figures per chip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from roofline.engine.timing import attainable_flops_per_s
+from roofline.specs.catalog import load_chip
+from roofline.specs.chip import Chip
+from roofline.specs.dtypes import Dtype
+from roofline.views.format import seconds, si, value
+
+if TYPE_CHECKING:
+    from roofline.engine.inference import InferenceResult
+
+#: Qualitative palette (plotly's default, colour-blind-safe enough for a handful of chips).
+PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692",
+           "#b6e880", "#ff97ff", "#fecb52")
+#: Line style per dtype drawn for one chip, in the order the dtypes are given.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+PHASE_STYLE = {"prefill": {"symbol": "circle", "color": "#1f77b4"},
+               "decode": {"symbol": "diamond", "color": "#d62728"}}
+#: Memory parts in stacking order: key (as in engine column names, without ``_bytes``),
+#: label and colour.
+MEMORY_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("weights", "weights", "#4c78a8"),
+    ("kv_cache", "KV cache", "#f58518"),
+    ("activation", "activations", "#54a24b"),
+    ("gradients", "gradients", "#e45756"),
+    ("optimizer", "optimizer states", "#b279a2"),
+    ("reserve", "runtime reserve", "#9d9d9d"),
+)
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
+           "legend": {"orientation": "h", "y": -0.18, "x": 0}}
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float | np.floating | np.integer) and math.isfinite(float(x))
+
+
+def _chip(c: Chip | str) -> Chip:
+    return c if isinstance(c, Chip) else load_chip(c)
+
+
+# --- roofline ----------------------------------------------------------------------------
+
+
+def roof_dtypes(chip: Chip, wanted: Iterable[str]) -> list[Dtype]:
+    """The dtypes whose roofs are drawn for ``chip``: each wanted dtype as the chip computes
+    it (a dtype without a native peak falls back to the next wider one), without repeats."""
+    out: list[Dtype] = []
+    for d in wanted:
+        got = chip.resolve_dtype(d)
+        if got not in out:
+            out.append(got)
+    return out
+
+
+def _intensity_range(chips: Sequence[Chip], dtypes: Sequence[str],
+                     ops: Sequence[pd.DataFrame]) -> tuple[float, float]:
+    """x-axis span (FLOP/byte): a decade either side of every ridge point and operator."""
+    xs = [c.ridge_point(d) for c in chips for d in roof_dtypes(c, dtypes)]
+    for frame in ops:
+        xs.extend(float(v) for v in frame["intensity_flop_per_byte"] if _finite(v) and v > 0)
+    lo, hi = min(xs), max(xs)
+    return 10 ** math.floor(math.log10(lo) - 1), 10 ** math.ceil(math.log10(hi) + 1)
+
+
+def _roof_traces(chips: Sequence[Chip], dtypes: Sequence[str],
+                 x_range: tuple[float, float]) -> list[go.Scatter]:
+    traces: list[go.Scatter] = []
+    for i, c in enumerate(chips):
+        colour = PALETTE[i % len(PALETTE)]
+        bw = c.memory.bandwidth
+        for j, d in enumerate(roof_dtypes(c, dtypes)):
+            peak = c.peak(d)
+            ridge = c.ridge_point(d)
+            xs = np.array([x_range[0], ridge, x_range[1]])
+            ys = attainable_flops_per_s(xs, peak, bw)
+            name = f"{c.name} {d.value}"
+            traces.append(go.Scatter(
+                x=xs, y=ys, mode="lines", name=name, legendgroup=name,
+                line={"color": colour, "dash": DASHES[j % len(DASHES)], "width": 2},
+                hovertemplate=(f"{name}<br>peak {si(peak, 'FLOP/s')}<br>"
+                               f"memory {si(bw, 'B/s')}<extra></extra>")))
+            traces.append(go.Scatter(
+                x=[ridge], y=[peak], mode="markers", name=f"{name} ridge point",
+                legendgroup=name, showlegend=False,
+                marker={"color": colour, "size": 10, "symbol": "x"},
+                hovertemplate=(f"{name} ridge point<br>{ridge:.3g} FLOP/B at "
+                               f"{si(peak, 'FLOP/s')}<extra></extra>")))
+    return traces
+
+
+def operator_points(ops: pd.DataFrame) -> pd.DataFrame:
+    """Operators that can sit on a log-log roofline (FLOPs > 0, finite intensity), with the
+    FLOP/s they attain: FLOPs / time (``time_s`` = max(compute, memory) from the engine)."""
+    keep = ops[(ops["flops"] > 0) & (ops["bytes"] > 0) & (ops["time_s"] > 0)]
+    return keep.assign(attained_flops_per_s=keep["flops"] / keep["time_s"])
+
+
+def _operator_trace(ops: pd.DataFrame, phase: str) -> go.Scatter:
+    pts = operator_points(ops)
+    hover = [
+        f"<b>{r.operator}</b> ({phase}, {r.layers} layers, {r.dtype})<br>"
+        f"FLOPs {si(r.flops, 'FLOP')}<br>bytes {si(r.bytes, 'B')}<br>"
+        f"intensity {r.intensity_flop_per_byte:.3g} FLOP/B<br>"
+        f"time {seconds(r.time_s)} ({r.bound}-bound)<br>"
+        f"attains {si(r.attained_flops_per_s, 'FLOP/s')}"
+        for r in pts.itertuples()
+    ]
+    style = PHASE_STYLE.get(phase, {"symbol": "square", "color": "#333"})
+    return go.Scatter(
+        x=pts["intensity_flop_per_byte"], y=pts["attained_flops_per_s"], mode="markers",
+        name=f"{phase} operators", text=hover, hovertemplate="%{text}<extra></extra>",
+        customdata=pts["operator"],
+        marker={"symbol": style["symbol"], "color": style["color"], "size": 11,
+                "line": {"width": 1, "color": "white"}})
+
+
+def roofline_figure(result: InferenceResult | None = None, *,
+                    chips: Sequence[Chip | str] | None = None,
+                    dtypes: Sequence[str] | None = None,
+                    phases: Sequence[str] = ("prefill", "decode"), mode: str = "expected",
+                    index: int = 0, title: str | None = None) -> go.Figure:
+    """Log-log roofline: attainable FLOP/s (y) against FLOP per byte (x).
+
+    Roofs: ``min(peak, intensity x bandwidth)`` for every chip in ``chips`` (default: the
+    result's chip) and dtype in ``dtypes`` (default: the dtypes the operators compute in),
+    with each ridge point (peak / bandwidth, FLOP/byte) marked. Points: the operators of
+    scenario ``index`` of ``result`` per device, one trace per phase, at the FLOP/s they
+    attain in ``mode`` ("expected": with the engine's efficiencies, below the roof;
+    "ideal": on it). Operators without FLOPs (pure data movement) are left out.
+    """
+    op_frames = {ph: result.operators(ph, mode, index) for ph in phases} if result else {}  # type: ignore[arg-type]
+    chip_list = [_chip(c) for c in chips] if chips else ([result.chip] if result else [])
+    if not chip_list:
+        raise ValueError("roofline_figure needs a result or at least one chip")
+    if dtypes is None:
+        used = [d for f in op_frames.values() for d in f.loc[f["flops"] > 0, "dtype"]]
+        dtypes = list(dict.fromkeys(used)) or ["bf16"]
+    x_range = _intensity_range(chip_list, dtypes, list(op_frames.values()))
+    fig = go.Figure(_roof_traces(chip_list, dtypes, x_range))
+    for ph, frame in op_frames.items():
+        fig.add_trace(_operator_trace(frame, ph))
+    if title is None and result is not None:
+        row = result.frame.iloc[index]
+        title = (f"{row['model']} on {row['chip']} - batch {int(row['batch'])}, prompt "
+                 f"{int(row['prompt_len'])}, tp {int(row['tp'])}, {row['precision']}, "
+                 f"{mode} (per device)")
+    fig.update_layout(
+        **_LAYOUT, title={"text": title or "roofline", "font": {"size": 14}},
+        xaxis={"type": "log", "title": "arithmetic intensity (FLOP/byte)",
+               "range": [math.log10(x_range[0]), math.log10(x_range[1])],
+               "exponentformat": "power"},
+        yaxis={"type": "log", "title": "attainable FLOP/s", "exponentformat": "SI"},
+        hovermode="closest")
+    return fig
+
+
+# --- memory ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoryBar:
+    """One device's memory: bytes by part (keys as in :data:`MEMORY_PARTS`, with or without
+    the ``_bytes`` suffix) and the device capacity, bytes."""
+
+    label: str
+    parts_bytes: Mapping[str, float]
+    capacity_bytes: float
+    note: str = ""
+
+    def part(self, key: str) -> float:
+        v = self.parts_bytes.get(key, self.parts_bytes.get(f"{key}_bytes"))
+        return float(v) if _finite(v) else 0.0
+
+    @property
+    def total_bytes(self) -> float:
+        return sum(self.part(k) for k, _, _ in MEMORY_PARTS)
+
+
+def memory_bars(frame: pd.DataFrame, label: str = "chip") -> list[MemoryBar]:
+    """One :class:`MemoryBar` per row of an engine frame with ``*_bytes`` memory columns
+    and ``capacity_bytes`` (an ``infer`` frame, a layouts table)."""
+    keys = [f"{k}_bytes" for k, _, _ in MEMORY_PARTS]
+    return [MemoryBar(str(row[label]), {k: row[k] for k in keys if k in row},
+                      float(row["capacity_bytes"])) for _, row in frame.iterrows()]
+
+
+def memory_figure(bars: Sequence[MemoryBar], *, title: str = "memory per device") -> go.Figure:
+    """Stacked bars of memory per device by part, with each device's capacity marked."""
+    labels = [b.label for b in bars]
+    fig = go.Figure()
+    for key, name, colour in MEMORY_PARTS:
+        ys = [b.part(key) for b in bars]
+        if not any(ys):
+            continue
+        hover = [f"{b.label}<br>{name}: {si(y, 'B')} ({y / b.capacity_bytes:.0%} of "
+                 f"{si(b.capacity_bytes, 'B')})" for b, y in zip(bars, ys, strict=True)]
+        fig.add_trace(go.Bar(x=labels, y=ys, name=name, marker_color=colour, text=hover,
+                             hovertemplate="%{text}<extra></extra>", textposition="none"))
+    caps = [b.capacity_bytes for b in bars]
+    cap_hover = [f"{b.label}<br>capacity {si(b.capacity_bytes, 'B')}; total "
+                 f"{si(b.total_bytes, 'B')} ({b.total_bytes / b.capacity_bytes:.0%})"
+                 + (f"<br>{b.note}" if b.note else "") for b in bars]
+    fig.add_trace(go.Scatter(
+        x=labels, y=caps, mode="markers", name="capacity", text=cap_hover,
+        hovertemplate="%{text}<extra></extra>",
+        marker={"symbol": "line-ew-open", "size": 44, "color": "black",
+                "line": {"width": 3, "color": "black"}}))
+    fig.update_layout(**_LAYOUT, barmode="stack", title={"text": title, "font": {"size": 14}},
+                      yaxis={"title": "bytes per device", "exponentformat": "SI",
+                             "ticksuffix": "B"},
+                      xaxis={"title": None, "type": "category"}, hovermode="closest")
+    return fig
+
+
+# --- latency vs throughput ---------------------------------------------------------------
+
+
+def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
+                              title: str = "latency vs throughput over batch size"
+                              ) -> go.Figure:
+    """Time per output token (y, s) against output tokens/s per chip (x), one curve per
+    label, one point per batch size.
+
+    Each frame is an ``infer`` frame over batch sizes (columns ``batch``, ``tpot_s``,
+    ``decode_tokens_per_s``, ``chips``, ``fits``, ``memory_fraction``). Batches whose
+    memory does not fit are drawn hollow, off the line.
+    """
+    fig = go.Figure()
+    for i, (label, frame) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        per_chip = frame["decode_tokens_per_s"] / frame["chips"]
+        hover = [f"<b>{label}</b><br>batch {int(b)}<br>TPOT {seconds(t)}<br>"
+                 f"{value('tokens_per_s', x)} per chip<br>memory {m:.0%} of capacity"
+                 for b, t, x, m in zip(frame["batch"], frame["tpot_s"], per_chip,
+                                       frame["memory_fraction"], strict=True)]
+        hover_s = pd.Series(hover, index=frame.index)
+        for fits, suffix in ((True, ""), (False, " (does not fit)")):
+            sel = frame["fits"] == fits
+            if not sel.any():
+                continue
+            fig.add_trace(go.Scatter(
+                x=per_chip[sel], y=frame.loc[sel, "tpot_s"], text=hover_s[sel],
+                customdata=frame.loc[sel, "batch"], name=f"{label}{suffix}",
+                legendgroup=label, mode="lines+markers" if fits else "markers",
+                hovertemplate="%{text}<extra></extra>",
+                line={"color": colour},
+                marker={"color": colour, "size": 8,
+                        "symbol": "circle" if fits else "circle-open"}))
+    fig.update_layout(**_LAYOUT, title={"text": title, "font": {"size": 14}},
+                      xaxis={"type": "log", "title": "output tokens/s per chip",
+                             "exponentformat": "SI"},
+                      yaxis={"type": "log", "title": "time per output token",
+                             "exponentformat": "SI", "ticksuffix": "s"},
+                      hovermode="closest")
+    return fig
+
+
+# --- cost --------------------------------------------------------------------------------
+
+
+def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str = "chip",
+                title: str = "cost", axis_title: str = "$") -> go.Figure:
+    """Grouped bars of $ figures per row: ``columns`` maps a frame column (in $) to its
+    legend name. Rows without a finite value for a column get no bar for it, and the
+    figure says which (a chip without a price, a model that does not fit)."""
+    fig = go.Figure()
+    missing: list[str] = []
+    for i, (col, name) in enumerate(columns.items()):
+        if col not in frame:
+            continue
+        ok = frame[col].map(_finite).astype(bool)
+        missing.extend(str(x) for x in frame.loc[~ok, label])
+        sub = frame[ok]
+        hover = [f"{r}<br>{name}: {value(col, v)}" for r, v in zip(sub[label], sub[col],
+                                                                    strict=True)]
+        fig.add_trace(go.Bar(x=sub[label], y=sub[col], name=name, text=hover,
+                             textposition="none", hovertemplate="%{text}<extra></extra>",
+                             marker_color=PALETTE[i % len(PALETTE)]))
+    note = sorted(set(missing))
+    fig.update_layout(**_LAYOUT, barmode="group", title={"text": title, "font": {"size": 14}},
+                      yaxis={"title": axis_title, "tickprefix": "$", "exponentformat": "SI"},
+                      xaxis={"type": "category"})
+    if note:
+        fig.add_annotation(text="no figure for: " + ", ".join(note), xref="paper",
+                           yref="paper", x=0, y=1.06, showarrow=False, xanchor="left",
+                           font={"size": 11, "color": "#666"})
+    return fig
+
+
+def empty_figure(message: str = "") -> go.Figure:
+    """A blank figure with a centred message (for inputs that give nothing to plot)."""
+    fig = go.Figure()
+    fig.update_layout(template="plotly_white", xaxis={"visible": False},
+                      yaxis={"visible": False}, margin={"l": 20, "r": 20, "t": 20, "b": 20})
+    if message:
+        fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
+                           showarrow=False, font={"size": 14, "color": "#666"})
+    return fig
