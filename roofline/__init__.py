@@ -11,7 +11,7 @@ arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame under
 False
 """
 
-from roofline.engine.capacity import FitResult, fit
+from roofline.engine.capacity import FitResult, fit, search_layouts
 from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
 from roofline.engine.context import context
@@ -23,6 +23,8 @@ from roofline.engine.serving import continuous, decode_crossover_batch
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.engine.speculative import expected_tokens_per_step, speculative
 from roofline.engine.sweep import sweep
+from roofline.engine.training import TrainingResult, search_training_layouts, train
+from roofline.engine.training_flops import compute_optimal, training_compute
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs import (
@@ -40,10 +42,43 @@ from roofline.specs import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "BYTES_PER_ELEMENT", "RECIPES", "Chip", "Cluster", "Dtype", "Efficiency", "FitResult",
-    "InferenceResult", "ModelSpec", "ParamCount", "Precision", "Result", "SpecError",
-    "compare", "context", "continuous", "count_params", "decode_crossover_batch",
-    "efficiency_for", "expected_tokens_per_step", "fit", "from_hf_config", "get_precision",
-    "infer", "list_chips", "list_models", "load_chip", "load_cluster", "load_model",
-    "make_cluster", "search_serving_layouts", "speculative", "sweep",
+    "BYTES_PER_ELEMENT",
+    "RECIPES",
+    "Chip",
+    "Cluster",
+    "Dtype",
+    "Efficiency",
+    "FitResult",
+    "InferenceResult",
+    "ModelSpec",
+    "ParamCount",
+    "Precision",
+    "Result",
+    "SpecError",
+    "TrainingResult",
+    "compare",
+    "compute_optimal",
+    "context",
+    "continuous",
+    "count_params",
+    "decode_crossover_batch",
+    "efficiency_for",
+    "expected_tokens_per_step",
+    "fit",
+    "from_hf_config",
+    "get_precision",
+    "infer",
+    "list_chips",
+    "list_models",
+    "load_chip",
+    "load_cluster",
+    "load_model",
+    "make_cluster",
+    "search_layouts",
+    "search_serving_layouts",
+    "search_training_layouts",
+    "speculative",
+    "sweep",
+    "train",
+    "training_compute",
 ]

@@ -328,7 +328,7 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
     res = train(args.model, args.chip, count=args.count, seq_len=args.seq_len,
                 global_batch=args.global_batch, tokens=args.tokens,
                 precision=_precision(args.precision),
-                usd_per_chip_hour=args.usd_per_chip_hour, pue=args.pue,
+                usd_per_chip_hour=args.usd_per_chip_hour,
                 energy=EnergyAssumptions(pue=args.pue,
                                          grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh),
                 **{k: v for k, v in lay.items() if k != "dp"})
@@ -336,6 +336,15 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
         _print_json(res.to_dict())
     else:
         _print_result(res)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the dashboard (``roofline.dashboard.app.main``); imported here, on demand."""
+    from roofline.dashboard.app import main as serve
+
+    serve(["--host", args.host, "--port", str(args.port)]
+          + (["--production"] if args.production else []))
     return 0
 
 
@@ -422,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pp", type=int, default=1)
     p.add_argument("--words-per-token", type=float, default=0.75)
     p.add_argument("--words-per-page", type=float, default=500.0)
+    p = add("serve", cmd_serve, "start the browser dashboard", json_flag=False)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
+    p.add_argument("--port", type=int, default=8050, help="port (default %(default)s)")
+    p.add_argument("--production", action="store_true", help="serve with waitress")
     return parser
 
 

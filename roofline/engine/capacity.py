@@ -131,32 +131,35 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
     elif purpose == "train":
-        from roofline.engine.training import search_training_layouts
+        from roofline.engine.training import best_training_layout, search_training_layouts
 
         gb = global_batch or 1024
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
         assumptions["workload"] = f"global batch {gb} sequences of {seq_len} tokens"
-        counts = [count] if count is not None else _training_counts(c)
-        table, best, chips = pd.DataFrame(), None, None
-        for n in counts:
-            table = search_training_layouts(m, c, n, **kw)
-            ok = table[table["ok"]] if "ok" in table else table[table["valid"] & table["fits"]]
-            if not ok.empty:
-                best, chips = ok.iloc[0].to_dict(), n
+        chips = None
+        for n in _training_counts(c, count):  # the fewest chips: smallest count that fits
+            if best_training_layout(search_training_layouts(m, c, n, **kw)) is not None:
+                chips = n
                 break
+        table = search_training_layouts(m, c, count or chips or 1, **kw)
+        best = best_training_layout(table) if (count or chips) else None
         if best is not None:
             assumptions["layout"] = {k: int(best[k]) for k in
-                                     ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero")
-                                     if k in best}
+                                     ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero")}
+            assumptions["layout"]["recompute"] = str(best["recompute"])
             assumptions["memory_per_device_bytes"] = _memory_parts(best)
+            assumptions["expected"] = {"step_time_s": float(best["step_time_s"]),
+                                       "tokens_per_s": float(best["tokens_per_s"]),
+                                       "mfu": float(best["mfu"])}
     else:
         raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
 
     fits = best is not None
     if count is not None and purpose == "serve":  # the fewest chips, whatever the count
         _, _, chips = _serve(m, c, None, kw, targets)
+    layout_items = assumptions.get("layout", {}).items()
     if fits:
-        layout = ", ".join(f"{k}={v}" for k, v in assumptions["layout"].items())
+        layout = ", ".join(f"{k}={v}" for k, v in layout_items)
         mem = float(best["memory_bytes"])  # type: ignore[index]
         reason = (f"fits: {layout}; {si(mem, 'B')} of {si(cap, 'B')} per device "
                   f"({mem / cap:.0%})")
@@ -171,15 +174,18 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     return FitResult(frame, assumptions, table)
 
 
-def _training_counts(c: Chip, limit: int = 1 << 20) -> list[int]:
+def _training_counts(c: Chip, count: int | None = None, limit: int = 1 << 20) -> list[int]:
     """Cluster sizes tried when looking for the fewest training chips: 1, 2, 4, ... up to
-    one scale-up domain, then whole domains doubling."""
+    one scale-up domain, then whole domains doubling; with ``count``, those below it and
+    ``count`` itself."""
     domain = c.scale_up.domain_size if c.scale_up else 1
     counts = {2**k for k in range(int(math.log2(max(domain, 1))) + 1)}
     n = domain
-    while n <= limit:
+    while n <= (count or limit):
         counts.add(n)
         n *= 2
+    if count is not None:
+        counts = {k for k in counts if k < count} | {count}
     return sorted(counts)
 
 
@@ -206,3 +212,23 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
                 verdict = f"no layout meets the targets: {reasons.iloc[0]}"
             return verdict
     return "no valid layout for this model on this chip"
+
+
+def search_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
+                   chip: str | Path | Chip | Mapping[str, Any], count: int | None = None,
+                   purpose: Purpose = "serve", **kwargs: Any) -> pd.DataFrame:
+    """Every layout for ``purpose`` ranked best first, rejected ones with their reason
+    (serving: :func:`search_serving_layouts`; training: ``search_training_layouts``, which
+    needs ``count``, ``seq_len`` and ``global_batch``)."""
+    m, c = load_model(model), load_chip(chip)
+    if purpose == "serve":
+        return search_serving_layouts(m, c, count, **kwargs)
+    if purpose == "train":
+        from roofline.engine.training import search_training_layouts
+
+        if count is None:
+            raise SpecError("training layouts need count= (chips in the cluster)")
+        kwargs.setdefault("seq_len", 2048)
+        kwargs.setdefault("global_batch", 1024)
+        return search_training_layouts(m, c, count, **kwargs)
+    raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")

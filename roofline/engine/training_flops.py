@@ -60,13 +60,13 @@ def megatron_flops_per_iteration(batch: ArrayLike, seq_len: ArrayLike, layers: A
     FLOPs). ``recompute="selective"`` gives Korthikanti et al.'s hardware FLOPs for their
     selective recomputation, ``72 B s l h^2 (1 + s/(3h) + V/(12 l h))`` (their Table 5 HFU).
     """
-    B, s, l, h, V = (_a(x) for x in (batch, seq_len, layers, hidden, vocab))
+    B, s, L, h, V = (_a(x) for x in (batch, seq_len, layers, hidden, vocab))  # L: paper's l
     if recompute == "full":
-        return 96 * B * s * l * h**2 * (1 + s / (6 * h) + V / (16 * l * h))
+        return 96 * B * s * L * h**2 * (1 + s / (6 * h) + V / (16 * L * h))
     if recompute == "none":
-        return 72 * B * s * l * h**2 * (1 + s / (6 * h) + V / (12 * l * h))
+        return 72 * B * s * L * h**2 * (1 + s / (6 * h) + V / (12 * L * h))
     if recompute == "selective":
-        return 72 * B * s * l * h**2 * (1 + s / (3 * h) + V / (12 * l * h))
+        return 72 * B * s * L * h**2 * (1 + s / (3 * h) + V / (12 * L * h))
     raise SpecError(f"recompute must be one of {RECOMPUTE}, got {recompute!r}")
 
 
@@ -74,8 +74,25 @@ def megatron_params(layers: ArrayLike, hidden: ArrayLike, vocab: ArrayLike,
                     seq_len: ArrayLike) -> Array:
     """GPT parameter count, Narayanan et al. 2021 sec. 5.1:
     ``P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h))`` (learned positions, tied head)."""
-    l, h, V, s = (_a(x) for x in (layers, hidden, vocab, seq_len))
-    return 12 * l * h**2 * (1 + 13 / (12 * h) + (V + s) / (12 * l * h))
+    L, h, V, s = (_a(x) for x in (layers, hidden, vocab, seq_len))  # L: the paper's l
+    return 12 * L * h**2 * (1 + 13 / (12 * h) + (V + s) / (12 * L * h))
+
+
+def megatron_gpt(layers: int, hidden: int, heads: int, vocab: int = 51200,
+                 seq_len: int = 2048, *, name: str = "megatron-gpt") -> ModelSpec:
+    """The GPT model of Narayanan et al. 2021 and Korthikanti et al. 2022 as a
+    :class:`ModelSpec`: MHA, 4h GeLU MLP, biases, two LayerNorms per layer, learned
+    positions, LM head tied to the embedding; vocabulary 51,200 and 2,048 tokens as there."""
+    return ModelSpec.model_validate({
+        "name": name, "display_name": f"GPT {layers}L h{hidden} a{heads} (Megatron-LM)",
+        "model_type": "gpt2", "hidden_size": hidden, "num_hidden_layers": layers,
+        "vocab_size": vocab, "max_position_embeddings": seq_len, "tie_word_embeddings": True,
+        "position_embedding": "learned", "norm": "layernorm", "norms_per_layer": 2,
+        "attention": {"num_attention_heads": heads, "attention_bias": True},
+        "mlp": {"intermediate_size": 4 * hidden, "hidden_act": "gelu", "gated": False,
+                "mlp_bias": True},
+        "sources": [{"title": "Narayanan et al. 2021, Megatron-LM (arXiv 2104.04473), "
+                              "sec. 5.1", "url": "https://arxiv.org/abs/2104.04473"}]})
 
 
 def megatron_training_time_s(tokens: ArrayLike, params: ArrayLike, count: ArrayLike,

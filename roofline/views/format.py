@@ -11,6 +11,8 @@ def si(value: float | None, unit: str, digits: int = 3) -> str:
     """``si(3.35e12, "B/s") == "3.35 TB/s"``; None or NaN prints as ``-``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if abs(value) >= 1e21:
+        return f"{value:.{digits}g} {unit}"
     for scale, prefix in _DEC:
         if abs(value) >= scale:
             return f"{value / scale:.{digits}g} {prefix}{unit}"
@@ -46,23 +48,31 @@ def value(column: str, v: object) -> str:
     """Format one result cell by its column's unit suffix (SI names, CONVENTIONS.md)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
+    if hasattr(v, "item") and not isinstance(v, bool | str):  # numpy scalars
+        v = v.item()
     if isinstance(v, bool | str):
         return str(v)
     if not isinstance(v, int | float):
         return str(v)
     x = float(v)
+    if math.isinf(x):
+        return "unbounded" if x > 0 else "-unbounded"
+    if column.endswith("_bytes_per_s"):
+        return si(x, "B/s")
     if column.endswith("_bytes") or "_bytes_" in column:
         return si(x, "B")
     if "usd" in column:
-        return f"${x:,.4g}"
+        return f"${x:,.0f}" if abs(x) >= 1e4 else f"${x:,.4g}"
     if "tokens_per_s" in column:
-        return f"{x:,.4g} tok/s"
+        return f"{x:,.0f} tok/s" if abs(x) >= 1e4 else f"{x:,.4g} tok/s"
+    if column.endswith("flops") or column.endswith("flops_per_s"):  # before "_s": a rate
+        return si(x, "FLOP/s" if column.endswith("per_s") else "FLOP")
+    if column.endswith("_params"):
+        return count(x)
     if column.endswith("_s") or "_s_" in column:
         return seconds(x)
     if column.endswith("fraction") or column in ("mfu", "hfu"):
         return f"{x:.1%}"
-    if column.endswith("flops") or column.endswith("flops_per_s"):
-        return si(x, "FLOP/s" if column.endswith("per_s") else "FLOP")
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}"
-    return f"{x:.4g}"
+    return f"{x:,.0f}" if 1e4 <= abs(x) < 1e15 else f"{x:.4g}"
