@@ -335,8 +335,14 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(res.to_dict())
     else:
-        _print_result(res)
+        _print_result(res, TRAIN_COST_COLUMNS)
     return 0
+
+
+TRAIN_COST_COLUMNS = ("model", "chip", "count", "layout", "step_time_s", "compute_s",
+                      "tp_comm_s", "ep_comm_s", "dp_comm_s", "bubble_s", "tokens_per_s", "mfu",
+                      "hfu", "memory_bytes", "tokens", "total_time_s", "chip_hours",
+                      "training_flops", "cost_usd", "energy_kwh", "co2_kg")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

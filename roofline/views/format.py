@@ -35,6 +35,8 @@ def seconds(v: float | None) -> str:
         return "-"
     if math.isinf(v):
         return "unbounded"
+    if v == 0:
+        return "0 s"
     if abs(v) < 1e-3:
         return f"{v * 1e6:.3g} us"
     if abs(v) < 1:
@@ -63,7 +65,7 @@ def value(column: str, v: object) -> str:
         return si(x, "B")
     if "usd" in column:
         return f"${x:,.0f}" if abs(x) >= 1e4 else f"${x:,.4g}"
-    if "tokens_per_s" in column:
+    if column.endswith("tokens_per_s") or "tokens_per_s_" in column:
         return f"{x:,.0f} tok/s" if abs(x) >= 1e4 else f"{x:,.4g} tok/s"
     if column.endswith("flops") or column.endswith("flops_per_s"):  # before "_s": a rate
         return si(x, "FLOP/s" if column.endswith("per_s") else "FLOP")
