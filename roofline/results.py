@@ -81,6 +81,22 @@ class Result:
         col = self.frame[column]
         return col.iloc[0] if len(self.frame) == 1 else col
 
+    def plot(self, x: str | None = None, y: str | None = None, color: str | None = None,
+             **kwargs: Any) -> Any:
+        """A plotly figure of this table: ``y`` against ``x`` (one line per ``color``);
+        with one row, memory per device by part against capacity. Subclasses draw their
+        own domain figure (roofline, layouts) when called without arguments."""
+        from roofline.views import plots
+
+        if x is None and y is None:
+            if "capacity_bytes" in self.frame:
+                return plots.memory_figure(plots.memory_bars(self.frame), **kwargs)
+            usd = {c: c.removeprefix("usd_per_m_").replace("_", " ") for c in self.frame
+                   if c.startswith("usd_per_m_")}
+            if usd and "chip" in self.frame:
+                return plots.cost_figure(self.frame, usd, title="$ per 1M tokens", **kwargs)
+        return plots.table_figure(self.frame, x=x, y=y, color=color, **kwargs)
+
     def _repr_html_(self) -> str:
         notes = "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in self.assumptions.items())
         table = (self.frame.T if len(self.frame) == 1 else self.frame).to_html(

@@ -62,6 +62,16 @@ class FitResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return self.summary()
 
+    def plot(self, top: int = 8, **kwargs: Any) -> Any:
+        """Memory per device of the ``top`` ranked layouts against capacity (plotly)."""
+        from roofline.views.plots import memory_bars, memory_figure
+
+        rows = self.layouts[self.layouts["valid"]].head(top).copy()
+        keys = [k for k in ("tp", "pp", "dp", "cp", "ep") if k in rows]
+        rows["layout"] = [" ".join(f"{k}{int(r[k])}" for k in keys) for _, r in rows.iterrows()]
+        return memory_figure(memory_bars(rows, label="layout"),
+                             title=kwargs.pop("title", "memory per device, best layouts"))
+
 
 def _memory_parts(row: Mapping[str, Any]) -> dict[str, float]:
     return {k.removesuffix("_bytes"): float(row[k]) for k in MEMORY_PARTS
