@@ -222,8 +222,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
-                 "ep", "ttft_s", "tpot_s", "e2e_s", "tokens_per_s_per_request",
-                 "decode_tokens_per_s", "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
+                 "ep", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
+                 "tpot_high_s", "e2e_s", "tokens_per_s_per_request", "decode_tokens_per_s",
+                 "decode_tokens_per_s_low", "decode_tokens_per_s_high",
+                 "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
                  "prefill_bound", "weights_bytes", "kv_cache_bytes", "activation_bytes",
                  "reserve_bytes", "memory_bytes", "memory_fraction", "fits", "max_batch",
                  "max_context")
@@ -354,6 +356,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate_runs(args: argparse.Namespace) -> int:
+    """Backtest against published measurements (``roofline.validation``), on demand."""
+    from roofline.validation import validate_runs
+
+    return validate_runs(calibrate_=args.calibrate, check=args.check, cases=args.cases,
+                         out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofline", description="What an LLM costs on real hardware: specs, params, "
@@ -441,6 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=8050, help="port (default %(default)s)")
     p.add_argument("--production", action="store_true", help="serve with waitress")
+    p = add("validate-runs", cmd_validate_runs, "backtest the engine against published "
+            "measurements; regenerate docs/validation.md", json_flag=False)
+    p.add_argument("--calibrate", action="store_true", help="refit the efficiency defaults "
+                   "first (writes roofline/engine/efficiency.yaml)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; fail when docs/validation.md is out of date")
+    p.add_argument("--cases", help="case file or folder (default: validation/)")
+    p.add_argument("--out", help="report path (default: docs/validation.md)")
     return parser
 
 

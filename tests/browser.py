@@ -146,3 +146,51 @@ def wait_for(driver, condition, what: str, timeout: float = 30.0):
             f"screenshot and source in {stem}.*\npage text:\n{body[:2000]}",
             pytrace=False,
         )
+
+
+# --- dashboard pages -----------------------------------------------------------------------
+
+_GRAPH = "document.querySelector('#' + arguments[0] + ' .js-plotly-plot')"
+
+
+def graph_traces(driver, graph_id: str) -> list[dict]:
+    """The traces a dcc.Graph is showing (plotly's own ``data``: name, x, y), read in one
+    script; [] until the graph has drawn."""
+    return driver.execute_script(
+        f"const gd = {_GRAPH};"  # _fullData: plotly.js's decoded copy (typed arrays)
+        "return gd && gd._fullData ? gd._fullData.map(t => ({name: t.name || '',"
+        " x: Array.from(t.x || []), y: Array.from(t.y || [])})) : [];",
+        graph_id,
+    )
+
+
+def text_of(driver, element_id: str) -> str:
+    """The visible text of an element ('' when it is absent)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+        element_id,
+    )
+
+
+def input_value(driver, element_id: str) -> str:
+    """The current value of an <input> or <textarea> ('' when absent)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.value : '';",
+        element_id,
+    )
+
+
+def set_number(driver, element_id: str, value: float) -> None:
+    """Replace a number input's value as a person would: select all, type, press Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(str(value), Keys.ENTER)
+
+
+def open_page(driver, url: str, ready, what: str, timeout: float = 30.0):
+    """Load ``url``, wait for ``ready(driver)`` and return its value."""
+    driver.get(url)
+    return wait_for(driver, ready, what, timeout)

@@ -1,98 +1,192 @@
 """End-to-end checks of the dashboard in headless Chromium (Selenium 4).
 
-Skipped when Chromium/ChromeDriver are missing, unless CI is set (then they fail).
+One server and one browser for the whole module. Skipped when Chromium/ChromeDriver are
+missing, unless CI is set (then they fail).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browser import (
     chromium_driver,
     column_texts,
+    graph_traces,
+    input_value,
+    open_page,
     require_browser,
     serve_wsgi,
+    set_number,
     severe_console_errors,
+    text_of,
     wait_for,
 )
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT = 30
+BAD_YAML = "name: my-chip\nvendor: [unclosed\n"
 
 
-@pytest.fixture(scope="session")
+def _has_trace(graph_id: str, name: str) -> Callable[[object], bool]:
+    return lambda d: any(t["name"] == name for t in graph_traces(d, graph_id))
+
+
+#: Each page, and what shows it has finished drawing.
+READY: dict[str, Callable[[object], object]] = {
+    "/roofline": lambda d: _has_trace("roofline-graph", "decode operators")(d)
+    and column_texts(d, "roofline-ops", "operator"),
+    "/memory": lambda d: _has_trace("memory-graph", "weights")(d)
+    and column_texts(d, "memory-table", "chip"),
+    "/fit": lambda d: "FIT" in text_of(d, "fit-verdict-line")
+    and column_texts(d, "fit-layouts", "reason"),
+    "/cost": lambda d: graph_traces(d, "cost-graph") and graph_traces(d, "cost-curve"),
+    "/specs": lambda d: column_texts(d, "chips-table") and column_texts(d, "models-table"),
+}
+
+
+@pytest.fixture(scope="module")
 def dashboard_url():
     require_browser()
     from roofline.dashboard.app import create_app
 
     with serve_wsgi(create_app().server) as url:
-        yield url
+        yield url.rstrip("/")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def driver(dashboard_url):
     with chromium_driver(Path(tempfile.mkdtemp(prefix="roofline-chromium-"))) as drv:
         yield drv
 
 
-@pytest.fixture
-def page(driver, dashboard_url):
-    """The dashboard freshly loaded, with both tables rendered and the console drained."""
-    driver.get_log("browser")  # drop what earlier tests left
-    driver.get(dashboard_url)
-    wait_for(
-        driver,
-        lambda d: column_texts(d, "chips-table") and column_texts(d, "models-table"),
-        "both catalog tables to render",
-        TIMEOUT,
-    )
-    return driver
+def visit(driver, base: str, path: str, query: str = ""):
+    """Open a page (with a query string), wait until it has drawn, drop the console log."""
+    driver.get_log("browser")
+    page = path.split("?")[0]
+    return open_page(driver, base + path + query, READY[page], f"{page} to draw")
 
 
-def test_page_shows_both_catalogs(page):
-    assert page.title == "roofline"
-    assert page.find_element("tag name", "h1").text == "roofline"
-    chips = column_texts(page, "chips-table")
-    models = column_texts(page, "models-table")
-    assert "nvidia-h100-sxm" in chips
-    assert "llama-3.1-405b" in models
-    assert len(chips) > 1 and len(models) > 1
+def query_of(driver) -> dict[str, list[str]]:
+    return parse_qs(urlparse(driver.current_url).query)
 
 
-def test_filter_narrows_tables(page):
-    from selenium.webdriver.common.by import By
-
-    all_chips = column_texts(page, "chips-table")
-    page.find_element(By.ID, "catalog-filter").send_keys("h100")
-
-    def filtered(d):
-        chips = column_texts(d, "chips-table")
-        models = column_texts(d, "models-table")
-        if (
-            0 < len(chips) < len(all_chips)
-            and all("h100" in c for c in chips)
-            and all("h100" in m for m in models)
-        ):
-            return chips
-        return False
-
-    chips = wait_for(page, filtered, "the h100 filter to narrow the tables", TIMEOUT)
-    assert "nvidia-h100-sxm" in chips
-    assert "llama-3.1-405b" not in column_texts(page, "models-table")
-
-
-def test_no_severe_console_errors(page):
-    from selenium.webdriver.common.by import By
-
-    page.find_element(By.ID, "catalog-filter").send_keys("llama")
-    wait_for(
-        page,
-        lambda d: (names := column_texts(d, "models-table")) and all("llama" in n for n in names),
-        "the llama filter to apply",
-        TIMEOUT,
-    )
-    errors = severe_console_errors(page)
+@pytest.mark.parametrize("path", list(READY))
+def test_every_page_loads_without_console_errors(driver, dashboard_url, path):
+    driver.get_log("browser")
+    open_page(driver, dashboard_url + path, READY[path], f"{path} to draw")
+    assert driver.title == "roofline"
+    assert "Traceback" not in text_of(driver, "page")
+    errors = severe_console_errors(driver)
     assert not errors, "\n".join(e.get("message", str(e)) for e in errors)
+
+
+def test_changing_batch_moves_the_roofline_points(driver, dashboard_url):
+    visit(driver, dashboard_url, "/roofline", "?batch=1")
+
+    def decode_x(d) -> list[float]:
+        return next((t["x"] for t in graph_traces(d, "roofline-graph")
+                     if t["name"] == "decode operators"), [])
+
+    before = decode_x(driver)
+    table_before = column_texts(driver, "roofline-ops", "intensity_flop_per_byte")
+    set_number(driver, "roofline-batch", 64)
+    after = wait_for(driver, lambda d: (x := decode_x(d)) and x != before and x,
+                     "the decode points to move", TIMEOUT)
+    assert max(after) > max(before)  # a larger batch reuses each weight byte more
+    wait_for(driver, lambda d: column_texts(d, "roofline-ops", "intensity_flop_per_byte")
+             != table_before, "the operator table to change", TIMEOUT)
+    wait_for(driver, lambda d: query_of(d).get("batch") == ["64"], "the URL to record batch",
+             TIMEOUT)
+    assert not severe_console_errors(driver)
+
+
+def test_changing_chip_count_updates_the_fit_verdict_and_table(driver, dashboard_url):
+    visit(driver, dashboard_url, "/fit", "?model=gpt-4&chip=nvidia-h100-sxm&count=64")
+    assert "FITS" in text_of(driver, "fit-verdict-line")
+    note = text_of(driver, "fit-table-note")
+    set_number(driver, "fit-count", 8)
+    wait_for(driver, lambda d: "DOES NOT FIT" in text_of(d, "fit-verdict-line"),
+             "the verdict to turn", TIMEOUT)
+    wait_for(driver, lambda d: text_of(d, "fit-table-note") != note, "the table to change",
+             TIMEOUT)
+    assert set(column_texts(driver, "fit-layouts", "ok")) == {"no"}
+
+
+def test_sorting_the_layouts_table(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    visit(driver, dashboard_url, "/fit", "?model=llama-3.1-70b&chip=nvidia-h100-sxm&count=16")
+    driver.find_element(By.CSS_SELECTOR, "#fit-layouts th:nth-child(3) button").click()
+
+    def tps(d) -> list[int]:
+        return [int(v) for v in column_texts(d, "fit-layouts", "tp")]
+
+    wait_for(driver, lambda d: (v := tps(d)) and v == sorted(v) and query_of(d).get("sort"),
+             "the table to sort by tp", TIMEOUT)
+    assert query_of(driver)["sort"] == ["tp:asc"]
+
+
+def test_bad_yaml_shows_its_error_beside_the_input(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    visit(driver, dashboard_url, "/specs")
+    driver.find_element(By.ID, "specs-text").send_keys(BAD_YAML)
+    driver.find_element(By.ID, "specs-add").click()
+    message = wait_for(driver, lambda d: text_of(d, "specs-text-error"),
+                       "the YAML error to show", TIMEOUT)
+    assert "invalid YAML" in message and "<pasted spec>" in message
+    assert "Traceback" not in text_of(driver, "page")
+
+
+def test_a_user_chip_survives_reload_and_is_usable(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    import roofline
+    from roofline.dashboard.catalog import spec_yaml
+
+    chip = roofline.load_chip("h100").model_copy(update={"name": "my-test-chip",
+                                                         "aliases": []})
+    visit(driver, dashboard_url, "/specs")
+    # Set the text in one go (typing 2 kB key by key is slow), then let React see it.
+    driver.execute_script(
+        "const t = document.getElementById('specs-text');"
+        "const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;"
+        "set.call(t, arguments[0]); t.dispatchEvent(new Event('input', {bubbles: true}));",
+        spec_yaml(chip))
+    driver.find_element(By.ID, "specs-add").click()
+    wait_for(driver, lambda d: "my-test-chip" in text_of(d, "specs-mine"),
+             "the new chip to be listed", TIMEOUT)
+    driver.refresh()
+    wait_for(driver, lambda d: "my-test-chip" in text_of(d, "specs-mine"),
+             "the chip to survive a reload", TIMEOUT)
+    visit(driver, dashboard_url, "/roofline", "?chips=user:my-test-chip,nvidia-h100-sxm")
+    names = [t["name"] for t in graph_traces(driver, "roofline-graph")]
+    assert "my-test-chip bf16" in names
+    assert text_of(driver, "roofline-chips-error") == ""
+
+
+def test_a_shared_url_reopens_the_same_state(driver, dashboard_url):
+    query = ("?model=llama-3.1-8b&chips=nvidia-h100-sxm,amd-mi300x&purpose=serve"
+             "&batch=32&prompt=4096&tp=2")
+    visit(driver, dashboard_url, "/memory", query)
+    assert input_value(driver, "memory-batch") == "32"
+    assert input_value(driver, "memory-prompt") == "4096"
+    assert input_value(driver, "memory-tp") == "2"
+    assert "llama-3.1-8b" in text_of(driver, "memory-model")
+    assert column_texts(driver, "memory-table", "chip") == ["nvidia-h100-sxm", "amd-mi300x"]
+    title = driver.execute_script(
+        "return document.querySelector('#memory-graph .gtitle').textContent;")
+    assert "llama-3.1-8b" in title and "tp=2" in title and "batch 32" in title
+
+
+def test_engine_errors_show_as_a_message_not_a_traceback(driver, dashboard_url):
+    driver.get(dashboard_url + "/roofline?tp=3")  # tp=3 does not divide the heads
+    message = wait_for(driver, lambda d: text_of(d, "roofline-message"),
+                       "the layout error to show", TIMEOUT)
+    assert "impossible layout" in message
+    assert "Traceback" not in text_of(driver, "page")

@@ -27,8 +27,10 @@ def test_llama3_8b_decode_is_weight_streaming_by_hand():
     kv = 32 * 2 * 8 * 128 * 2 * (1024 + 257 / 2)
     assert r["tpot_ideal_s"] == pytest.approx((weights + kv) / H100_BW, rel=0.01)
     assert r["decode_bound"] == "memory"
-    # Expected mode is slower by the memory efficiency (88% for NVIDIA by default).
-    assert r["tpot_s"] == pytest.approx(r["tpot_ideal_s"] / 0.88, rel=0.02)
+    # Expected mode is slower by the memory efficiency (NVIDIA's default, calibrated on the
+    # published runs in validation/: roofline/engine/efficiency.yaml).
+    mem = roofline.efficiency_for(roofline.load_chip("h100")).memory
+    assert r["tpot_s"] == pytest.approx(r["tpot_ideal_s"] / mem, rel=0.02)
 
 
 def test_prefill_is_compute_bound_by_hand():

@@ -34,7 +34,9 @@ def test_invalid_layouts_are_rows_with_reasons():
     df = sweep("llama-3-8b", "h100", tp=[1, 3])
     assert list(df["valid"]) == [True, False]
     assert "does not divide" in df["reason"].iloc[1]
-    assert np.isfinite(df.select_dtypes("number").to_numpy()).all()
+    numbers = df.select_dtypes("number")
+    assert np.isfinite(numbers.iloc[0].to_numpy()).all()  # the valid layout: real values
+    assert np.isnan(df["tpot_s"].iloc[1]) and not df["fits"].iloc[1]  # no made-up numbers
 
 
 def test_dask_local_cluster_matches_local_run():

@@ -28,7 +28,8 @@ class Field:
 
     ``key`` names it in the query string and in component ids; ``kind`` is its type;
     ``lo``/``hi`` bound numbers (inclusive); ``choices`` restricts strings and list items;
-    ``optional`` numbers may be left empty (None); ``label`` names it in messages.
+    ``optional`` numbers may be left empty (None); ``label`` names it in messages;
+    ``prop`` is the component property holding the value.
     """
 
     key: str
@@ -39,6 +40,7 @@ class Field:
     hi: float | None = None
     choices: tuple[str, ...] | None = None
     optional: bool = False
+    prop: str = "value"
 
     @property
     def title(self) -> str:

@@ -19,13 +19,15 @@ from roofline.specs.units import BytesPerS
 #: (switch + NIC, ~2-5 us). Assumptions, overridable per cluster.
 SCALE_UP_LATENCY_S = 1.0e-6
 SCALE_OUT_LATENCY_S = 5.0e-6
+#: Largest cluster described (chips).
+MAX_CHIPS = 10_000_000
 
 
 class Cluster(Strict):
     """``count`` chips of kind ``chip``; link figures default to the chip spec's."""
 
     chip: Chip
-    count: int = Field(ge=1, le=10_000_000)
+    count: int = Field(ge=1, le=MAX_CHIPS)
     scale_up_domain: int | None = Field(default=None, ge=1,
                                         description="chips per scale-up domain")
     scale_up_bandwidth_per_direction: BytesPerS | None = None

@@ -20,8 +20,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.cluster import Cluster
-from roofline.engine.efficiency import Efficiency, Mode, efficiency_for
+from roofline.engine.cluster import MAX_CHIPS, Cluster
+from roofline.engine.efficiency import (
+    Efficiency,
+    Mode,
+    band_columns,
+    efficiency_for,
+    uncertainty_band,
+)
 from roofline.engine.forward import ForwardTime, forward_time
 from roofline.engine.memory import (
     RUNTIME_RESERVE_BYTES,
@@ -81,6 +87,7 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
         d = int(m.ssm.expand * m.hidden_size)
         flag(d % np.maximum(tp, 1) != 0, f"tp must divide the SSM inner width {d}")
     flag(pp > m.num_hidden_layers, f"pp exceeds the {m.num_hidden_layers} layers")
+    flag(tp * pp > MAX_CHIPS, f"tp x pp exceeds {MAX_CHIPS:,} chips")
     if m.moe is None:
         flag(ep > 1, "ep > 1 needs a mixture-of-experts model")
     else:
@@ -170,8 +177,12 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``tokens_per_s_per_request``,
     ``decode_tokens_per_s`` (all replicas), ``weights_bytes``, ``kv_cache_bytes``,
     ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and ``memory_fraction`` per
-    device, ``fits``, ``max_batch`` and ``max_context`` that fit, and ``*_ideal_*`` columns
-    at datasheet peak. Assumptions (efficiencies, reserve, kernel) are in ``assumptions``.
+    device, ``fits``, ``max_batch`` and ``max_context`` that fit, ``*_ideal_*`` columns
+    at datasheet peak, and an uncertainty band beside each expected time and rate
+    (``tpot_low_s`` / ``tpot_high_s``, ``decode_tokens_per_s_low`` / ``_high``, ...: the
+    10th-90th percentile of published serving runs around the expected value,
+    :func:`~roofline.engine.efficiency.band_columns`). Assumptions (efficiencies, reserve,
+    kernel) are in ``assumptions``.
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
@@ -180,8 +191,12 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
     shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
                                 (1,))
+    if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_)):
+        raise SpecError("batch, prompt_len, output_len, tp, pp and ep must be finite numbers")
     if np.any(s < 1) or np.any(o < 1):
         raise SpecError("prompt_len and output_len must be >= 1 token")
+    if count is not None and not 1 <= count <= MAX_CHIPS:
+        raise SpecError(f"count must be between 1 and {MAX_CHIPS:,} chips, got {count}")
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if reasons.size == 1 and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
@@ -192,12 +207,24 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         reasons[bad] = f"count={count} is not a multiple of tp x pp"
         if reasons.size == 1 and reasons[0]:
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
-    if cluster is None:
-        cluster = Cluster(chip=c, count=int(np.max(n_chips)))
+    if cluster is None:  # links of the chip; sized by the largest valid layout
+        used = np.broadcast_to(n_chips, shape)[reasons == ""]
+        cluster = Cluster(chip=c, count=int(np.max(used, initial=1)))
     no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
     reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
+    no_net = np.broadcast_to((per_replica > cluster.domain) & (cluster.out_bw <= 0),
+                             shape) & (reasons == "")
+    reasons[no_net] = (f"{c.name} has no scale-out network: a replica must fit in one "
+                       f"{cluster.domain}-chip scale-up domain")
     if reasons.size == 1 and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    valid = reasons == ""
+    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
+    if not valid.all():  # impossible layouts (zero batch, missing links...) are evaluated
+        # as one chip and one sequence, then their metrics are reported as NaN
+        b, tp_, pp_, ep_ = (np.where(valid, x, 1.0) for x in (b, tp_, pp_, ep_))
+        per_replica = tp_ * pp_
+        n_chips = per_replica if count is None else n_chips
     effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
     w = sliding_window(m)
     n_micro = np.minimum(b, pp_)  # micro-batches in flight
@@ -213,6 +240,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
                            "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
                            "ep": ep_, "chips": n_chips, "replicas": replicas}
+    metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
     for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
         pre = getattr(prefill, mode)
         dec = getattr(decode, mode)
@@ -225,6 +253,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out[f"tokens_per_s_per_request{suffix}"] = 1.0 / tpot
         out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
         out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
+    # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
+    # of the published serving cases (efficiency.band_columns, docs/validation.md).
+    out.update(band_columns(out, "serving"))
     out["decode_comm_s"] = decode.expected.comm_s
     out["decode_bound"] = _bound(decode.expected, shape)
     out["prefill_bound"] = _bound(prefill.expected, shape)
@@ -247,13 +278,21 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     free = cap - weights - reserve
     out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
     out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
-    out["valid"] = reasons == ""
+    if not valid.all():
+        for k in list(out)[metrics_from:]:
+            v = np.asarray(out[k])
+            if v.dtype.kind == "f":
+                out[k] = np.where(valid, v, np.nan)
+        out["fits"] = out["fits"] & valid
+        out.update(shown)
+    out["valid"] = valid
     out["reason"] = reasons
     frame = frame_from_columns(out, shape)
     assumptions = {
         "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
                                  f"network {effs[1].network:.0%} of peak ({effs[1].source})",
         "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
+        "uncertainty band": uncertainty_band("serving").source,
         "precision": f"{p.label}: weights {p.weights.name} "
                      f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
                      f"KV cache {p.kv_cache.name}"

@@ -16,6 +16,7 @@ from pydantic import Field
 from roofline.errors import Problem, SpecError
 from roofline.specs.common import Strict
 from roofline.specs.dtypes import BYTES_PER_ELEMENT, Dtype
+from roofline.specs.loading import validate
 
 #: Parts of a model a mixed recipe can set apart.
 Component = Literal["attention", "mlp", "experts", "router", "embedding", "lm_head", "ssm"]
@@ -73,7 +74,7 @@ def get_format(spec: str | Format | Mapping[str, Any]) -> Format:
     if isinstance(spec, Format):
         return spec
     if isinstance(spec, Mapping):
-        return Format.model_validate(spec)
+        return validate(Format, spec, "<precision format>")
     key = str(spec).lower()
     if key not in FORMATS:
         raise SpecError([Problem(f"unknown format {spec!r}; use one of {', '.join(FORMATS)}",
@@ -147,6 +148,14 @@ RECIPES: dict[str, Precision] = {
 }
 
 
+def _whole(key: str, value: Any, low: int = 1) -> int:
+    """A whole number >= ``low`` read from a ``quantization_config`` field, else SpecError."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= 2**31:
+        return value
+    raise SpecError([Problem(f"expected a whole number >= {low}, got {value!r:.40}",
+                             field=f"quantization.{key}")])
+
+
 def from_quantization_config(q: Mapping[str, Any]) -> Precision:
     """A recipe from a HF ``quantization_config`` (fp8, mxfp4, gptq, awq, bitsandbytes)."""
     method = str(q.get("quant_method", "")).lower()
@@ -154,13 +163,18 @@ def from_quantization_config(q: Mapping[str, Any]) -> Precision:
         return RECIPES["mxfp4-experts"]
     if method == "fp8":
         block = q.get("weight_block_size")
-        fmt = _f("fp8", int(block[0]) * int(block[1]), 4.0,
-                 label=f"fp8 ({block[0]}x{block[1]} blocks)") if block else FORMATS["fp8"]
+        if block and not (isinstance(block, list | tuple) and len(block) == 2):
+            raise SpecError([Problem(f"expected [rows, columns], got {block!r:.40}",
+                                     field="quantization.weight_block_size")])
+        rows, cols = (_whole("weight_block_size", b) for b in block) if block else (0, 0)
+        fmt = _f("fp8", rows * cols, 4.0,
+                 label=f"fp8 ({rows}x{cols} blocks)") if block else FORMATS["fp8"]
         return Precision(weights=fmt, activations=Dtype.fp8, kv_cache=FORMATS["bf16"],
                          label=f"fp8 from quantization_config ({fmt.name})",
                          overrides={k: FORMATS[v] for k, v in _KEEP.items()})
     if method in ("gptq", "awq"):
-        bits, group = int(q.get("bits", 4)), int(q.get("group_size", 128))
+        bits = _whole("bits", q.get("bits", 4))
+        group = _whole("group_size", q.get("group_size", 128), low=-1)  # -1: per channel
         dtype = {4: "int4", 8: "int8"}.get(bits)
         if dtype is None:
             raise SpecError(f"{method} with {bits} bits is not supported (4 or 8)")
@@ -184,8 +198,12 @@ def get_precision(spec: str | Precision | Mapping[str, Any] | None,
         data = dict(spec)
         data["weights"] = get_format(data.get("weights", "bf16"))
         data["kv_cache"] = get_format(data.get("kv_cache", "bf16"))
-        data["overrides"] = {k: get_format(v) for k, v in data.get("overrides", {}).items()}
-        return Precision.model_validate(data)
+        overrides = data.get("overrides", {})
+        if not isinstance(overrides, Mapping):
+            raise SpecError([Problem("expected a mapping of component to format",
+                                     field="precision.overrides")])
+        data["overrides"] = {k: get_format(v) for k, v in overrides.items()}
+        return validate(Precision, data, "<precision>")
     if spec is None or spec == "native":
         return from_quantization_config(model_quantization) if model_quantization else RECIPES[
             "bf16"]

@@ -40,7 +40,13 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine import collectives as col
 from roofline.engine.cluster import Cluster
 from roofline.engine.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
-from roofline.engine.efficiency import Efficiency, Mode, efficiency_for
+from roofline.engine.efficiency import (
+    Efficiency,
+    Mode,
+    band_columns,
+    efficiency_for,
+    uncertainty_band,
+)
 from roofline.engine.forward import layer_allreduces
 from roofline.engine.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators import Op, operator_table, sliding_window
@@ -408,6 +414,10 @@ def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Effici
         m, count=count, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
         global_batch=global_batch, seq_len=seq_len, interleave=interleave, cp_mode=cp_mode),
         shape).copy()
+    # Chips beyond one scale-up domain talk over the scale-out network: it must exist.
+    apart = np.broadcast_to((count > cluster.domain) & (cluster.out_bw <= 0), shape)
+    reasons[apart & (reasons == "")] = (f"{c.name} has no scale-out network: at most "
+                                        f"{cluster.domain} chip(s) can work together")
     valid = reasons == ""
     opt = get_optimizer(optimizer)
     wb, gb, master = _train_bytes(p, master_weights)
@@ -568,6 +578,11 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions = _assumptions(m, c, cluster, p, eff, optimizer, master_weights, cp_mode,
                                attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
+    # Uncertainty band (step_time_low_s / _high_s, tokens_per_s_low / _high, mfu_low / _high)
+    # from the calibration residuals of published training runs (docs/validation.md).
+    out.update(band_columns(out, "training", mode=mode, times=("step_time_s",),
+                            rates=("tokens_per_s", "tokens_per_s_per_chip", "mfu")))
+    assumptions["uncertainty band"] = uncertainty_band("training").source
     out["valid"] = valid
     out["reason"] = reasons
     return TrainingResult(frame_from_columns(out, shape), assumptions)

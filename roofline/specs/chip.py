@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import Field, model_validator
 
+from roofline.errors import SpecError
 from roofline.specs.common import Name, Source, Strict
 from roofline.specs.dtypes import WIDER, Dtype
 from roofline.specs.units import Bytes, BytesPerS, FlopsPerS, Watts
@@ -88,7 +89,8 @@ class Chip(Strict):
         for cand in (d, *WIDER[d]):
             if cand in self.peak_flops:
                 return cand
-        raise ValueError(f"chip {self.name} supports none of {d} and its wider formats")
+        raise SpecError(f"chip {self.name} supports none of {d} and its wider formats; "
+                        f"it has {', '.join(self.peak_flops)}")
 
     def peak(self, dtype: Dtype | str) -> float:
         """Dense peak FLOP/s for ``dtype`` (falling back to a wider supported dtype)."""

@@ -6,7 +6,6 @@ and per-family functions, never as special cases in the engine. Local files only
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,6 +34,14 @@ class _Reader:
     def opt(self, name: str, default: Any = None) -> Any:
         v = self.cfg.get(name)
         return default if v is None else v
+
+    def whole(self, value: Any, *names: str) -> int:
+        """``value`` (read from ``names``) when it is a whole number: for fields the mapper
+        does arithmetic on before validation."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise SpecError([Problem(f"expected a whole number, got {value!r:.40}", self.source,
+                                 " or ".join(names))])
 
 
 def _common(r: _Reader, *, tied: bool) -> dict[str, Any]:
@@ -106,7 +113,7 @@ def _qwen3_moe(r: _Reader) -> dict[str, Any]:
     if r.opt("mlp_only_layers"):
         raise SpecError([Problem("mlp_only_layers is not supported; use a model YAML with "
                                  "moe.first_k_dense_replace", r.source, "mlp_only_layers")])
-    step = r.opt("decoder_sparse_step", 1)
+    step = r.whole(r.opt("decoder_sparse_step", 1), "decoder_sparse_step")
     return {**_qwen3(r),
             "moe": {"num_experts": r.req("num_experts"),
                     "num_experts_per_tok": r.req("num_experts_per_tok"),
@@ -159,7 +166,7 @@ def _gpt_oss(r: _Reader) -> dict[str, Any]:
 
 
 def _gpt2(r: _Reader) -> dict[str, Any]:
-    h = r.req("n_embd", "hidden_size")
+    h = r.whole(r.req("n_embd", "hidden_size"), "n_embd", "hidden_size")
     return {"model_type": "gpt2", "hidden_size": h,
             "num_hidden_layers": r.req("n_layer", "num_hidden_layers"),
             "vocab_size": r.req("vocab_size"),
@@ -172,13 +179,12 @@ def _gpt2(r: _Reader) -> dict[str, Any]:
 
 
 def _mamba(r: _Reader) -> dict[str, Any]:
-    h = r.req("hidden_size")
-    rank = r.opt("time_step_rank", "auto")
+    rank = r.opt("time_step_rank", "auto")  # "auto": ceil(h / 16), computed by the engine
     return {**_common(r, tied=True), "position_embedding": "none", "norms_per_layer": 1,
             "layer_types": ["mamba"],
             "ssm": {"version": 1, "state_size": r.req("state_size"),
                     "conv_kernel": r.opt("conv_kernel", 4), "expand": r.opt("expand", 2),
-                    "time_step_rank": math.ceil(h / 16) if rank == "auto" else rank,
+                    "time_step_rank": None if rank == "auto" else rank,
                     "use_bias": r.opt("use_bias", False),
                     "use_conv_bias": r.opt("use_conv_bias", True)}}
 
@@ -213,11 +219,12 @@ def from_hf_config(config: str | Path | Config, *, name: str | None = None) -> M
         source, cfg, fallback = "<config.json dict>", config, "hf-model"
     if not isinstance(cfg, Mapping):
         raise SpecError("expected a JSON object", source=source)
-    if "text_config" in cfg and "model_type" not in cfg.get("text_config", {}):
+    text = cfg.get("text_config")
+    if "text_config" in cfg and not (isinstance(text, Mapping) and "model_type" in text):
         raise SpecError("multimodal configs are not supported; pass the text model's config",
                         source=source)
     family = cfg.get("model_type")
-    if family not in MAPPERS:
+    if not isinstance(family, str) or family not in MAPPERS:
         raise SpecError([Problem(f"unsupported model_type {family!r}; supported: "
                                  f"{', '.join(sorted(MAPPERS))}. Write a model YAML instead "
                                  "(docs/specs.md).", source, "model_type")])

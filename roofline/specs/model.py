@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 Mixer = Literal["full_attention", "sliding_attention", "mamba"]
 Ffn = Literal["dense", "moe", "none"]
 
+# Upper bounds on shape fields, far past any real model, so every count and FLOP figure
+# stays a finite float64 (a 10**300 width is a typo, not a model).
+MAX_WIDTH = 10_000_000      # FFN and expert widths, MLA ranks
+MAX_TOKENS = 1_000_000_000  # context lengths and attention windows
+
 
 class Attention(Strict):
     """Multi-head attention (MHA: kv = heads; GQA: 1 < kv < heads; MQA: kv = 1)."""
@@ -26,7 +31,7 @@ class Attention(Strict):
     attention_bias: bool = False
     attention_out_bias: bool | None = None
     qk_norm: bool = False
-    sliding_window: int | None = Field(default=None, ge=1)
+    sliding_window: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     sinks: bool = False
 
     @property
@@ -41,17 +46,17 @@ class Attention(Strict):
 class MLA(Strict):
     """DeepSeek-V2 multi-head latent attention (arXiv 2405.04434, section 2.1)."""
 
-    q_lora_rank: int | None = Field(default=None, ge=1)
-    kv_lora_rank: int = Field(ge=1)
-    qk_nope_head_dim: int = Field(ge=1)
-    qk_rope_head_dim: int = Field(ge=0)
-    v_head_dim: int = Field(ge=1)
+    q_lora_rank: int | None = Field(default=None, ge=1, le=MAX_WIDTH)
+    kv_lora_rank: int = Field(ge=1, le=MAX_WIDTH)
+    qk_nope_head_dim: int = Field(ge=1, le=4096)
+    qk_rope_head_dim: int = Field(ge=0, le=4096)
+    v_head_dim: int = Field(ge=1, le=4096)
 
 
 class MLP(Strict):
     """Dense feed-forward block: gated (SwiGLU/GeGLU, 3 matrices) or plain (2)."""
 
-    intermediate_size: int = Field(ge=1)
+    intermediate_size: int = Field(ge=1, le=MAX_WIDTH)
     hidden_act: str = "silu"
     gated: bool = True
     mlp_bias: bool = False
@@ -62,13 +67,13 @@ class MoE(Strict):
 
     num_experts: int = Field(ge=1, le=100_000)
     num_experts_per_tok: int = Field(ge=1)
-    moe_intermediate_size: int = Field(ge=1)
-    n_shared_experts: int = Field(default=0, ge=0)
-    shared_expert_intermediate_size: int | None = Field(default=None, ge=1)
+    moe_intermediate_size: int = Field(ge=1, le=MAX_WIDTH)
+    n_shared_experts: int = Field(default=0, ge=0, le=1024)
+    shared_expert_intermediate_size: int | None = Field(default=None, ge=1, le=MAX_WIDTH)
     gated: bool = True
-    first_k_dense_replace: int = Field(default=0, ge=0)
-    moe_layer_freq: int = Field(default=1, ge=1)
-    moe_layer_offset: int = Field(default=0, ge=0)
+    first_k_dense_replace: int = Field(default=0, ge=0, le=10_000)
+    moe_layer_freq: int = Field(default=1, ge=1, le=10_000)
+    moe_layer_offset: int = Field(default=0, ge=0, le=10_000)
     router_bias: bool = False
     expert_bias: bool = False
 
@@ -91,11 +96,11 @@ class SSM(Strict):
 
     version: Literal[1, 2] = 1
     state_size: int = Field(ge=1, le=4096)
-    conv_kernel: int = Field(default=4, ge=1)
-    expand: float = Field(default=2, gt=0)
-    time_step_rank: int | None = Field(default=None, ge=1)
-    n_groups: int = Field(default=1, ge=1)
-    head_dim: int = Field(default=64, ge=1)
+    conv_kernel: int = Field(default=4, ge=1, le=1024)
+    expand: float = Field(default=2, gt=0, le=64)
+    time_step_rank: int | None = Field(default=None, ge=1, le=MAX_WIDTH)
+    n_groups: int = Field(default=1, ge=1, le=4096)
+    head_dim: int = Field(default=64, ge=1, le=4096)
     use_bias: bool = False
     use_conv_bias: bool = True
     inner_layernorms: bool = False
@@ -122,7 +127,7 @@ class ModelSpec(Strict):
     hidden_size: int = Field(ge=1, le=1_000_000)
     num_hidden_layers: int = Field(ge=1, le=10_000)
     vocab_size: int = Field(ge=1, le=100_000_000)
-    max_position_embeddings: int | None = Field(default=None, ge=1)
+    max_position_embeddings: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     tie_word_embeddings: bool = False
     position_embedding: Literal["rope", "learned", "alibi", "none"] = "rope"
     norm: Literal["rmsnorm", "layernorm"] = "rmsnorm"
@@ -135,7 +140,7 @@ class ModelSpec(Strict):
     mlp: MLP | None = None
     moe: MoE | None = None
     ssm: SSM | None = None
-    num_nextn_predict_layers: int = Field(default=0, ge=0)
+    num_nextn_predict_layers: int = Field(default=0, ge=0, le=100)
     quantization: dict[str, Any] | None = None
     rumoured: bool = False
     published: Published | None = None

@@ -7,6 +7,7 @@ Decimal prefixes are decimal (1 GB = 1e9 B), binary ones binary (1 GiB = 2**30 B
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
@@ -39,7 +40,10 @@ def _table() -> dict[Kind, dict[str, float]]:
 
 
 UNITS: dict[Kind, dict[str, float]] = _table()
-_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:,\d{3})*|\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(\S*)\s*$")
+_NUMBER = re.compile(r"^([+-]?(?:\d+(?:,\d{3})*|\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(\S*)$")
+#: Longest quantity string read ("1,234,567.89 TFLOP/s" is 20); longer input is refused
+#: before the regular expression sees it, so its backtracking stays bounded.
+MAX_QUANTITY_CHARS = 64
 
 
 def parse_quantity(value: object, kind: Kind) -> float:
@@ -56,7 +60,10 @@ def parse_quantity(value: object, kind: Kind) -> float:
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a number or a string with a unit, got {type(value).__name__}")
-    m = _NUMBER.match(value)
+    if len(value) > MAX_QUANTITY_CHARS:
+        raise ValueError(f"cannot read {value[:20]!r}... ({len(value):,} characters) as a "
+                         "number with a unit")
+    m = _NUMBER.match(value.strip())
     if not m or m.group(1) in ("", "+", "-"):
         raise ValueError(f"cannot read {value!r} as a number with a unit")
     number = float(m.group(1).replace(",", ""))
@@ -69,10 +76,27 @@ def parse_quantity(value: object, kind: Kind) -> float:
     return number * table[unit]
 
 
-def _positive(x: float) -> float:
-    if not x > 0 or x == float("inf"):
-        raise ValueError(f"must be a finite number greater than 0, got {x!r}")
-    return x
+#: Plausible range of each kind of quantity, in SI units: orders of magnitude past any real
+#: chip either way (a 1 kFLOP/s accelerator or a 1e300-byte memory is a typo), and narrow
+#: enough that the engine's products and quotients stay finite float64 numbers.
+RANGES: dict[Kind, tuple[float, float]] = {
+    "flops_per_s": (1e3, 1e24), "bytes": (1.0, 1e18), "bytes_per_s": (1.0, 1e20),
+    "watts": (1e-3, 1e9), "count": (1.0, 1e18),
+}
+
+
+def _in_range(kind: Kind) -> Callable[[float], float]:
+    low, high = RANGES[kind]
+
+    def check(x: float) -> float:
+        if not x > 0 or x == float("inf"):
+            raise ValueError(f"must be a finite number greater than 0, got {x!r}")
+        if not low <= x <= high:
+            raise ValueError(f"{x:g} is outside the plausible range {low:g} to {high:g} "
+                             f"({kind.replace('_', ' ')}, SI units); check the unit")
+        return x
+
+    return check
 
 
 def _quantity(kind: Kind, example: str) -> object:
@@ -82,7 +106,7 @@ def _quantity(kind: Kind, example: str) -> object:
               "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
                              f"with a unit, e.g. {example!r}"}
     return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, kind)),
-                     AfterValidator(_positive), WithJsonSchema(schema)]
+                     AfterValidator(_in_range(kind)), WithJsonSchema(schema)]
 
 
 FlopsPerS = _quantity("flops_per_s", "989.4 TFLOP/s")

@@ -61,7 +61,7 @@ def value(column: str, v: object) -> str:
         return "unbounded" if x > 0 else "-unbounded"
     if column.endswith("_bytes_per_s"):
         return si(x, "B/s")
-    if column.endswith("_bytes") or "_bytes_" in column:
+    if column == "bytes" or column.endswith("_bytes") or "_bytes_" in column:
         return si(x, "B")
     if "usd" in column:
         return f"${x:,.0f}" if abs(x) >= 1e4 else f"${x:,.4g}"
