@@ -67,6 +67,7 @@ from roofline.engine.training_memory import (
     RECOMPUTE_CODES,
     get_optimizer,
     stage_params,
+    stage_share,
     training_memory,
 )
 from roofline.errors import Problem, SpecError
@@ -148,9 +149,8 @@ def training_layout_reasons(m: ModelSpec, *, count: ArrayLike, tp: ArrayLike, pp
             flag(cp > 1, "context parallelism is not modelled for Mamba layers")
     L = m.num_hidden_layers
     flag(pp > L, lambda p: f"pp={g(p)} exceeds the {L} layers", (pp,))
-    flag(L % (pp * v) != 0, lambda p, i: (f"pp={g(p)} does not divide the {L} layers" if i == 1
-                                          else f"pp x interleave = {g(p * i)} does not divide "
-                                          f"the {L} layers"), (pp, v))
+    flag(pp * v > L, lambda p, i: f"pp x interleave = {g(p * i)} exceeds the {L} layers",
+         (pp, v))
     flag((v > 1) & (pp == 1), "interleave > 1 needs pipeline parallelism (pp > 1)")
     if m.moe is None:
         flag(ep > 1, lambda e: f"ep={g(e)} needs a mixture-of-experts model", (ep,))
@@ -247,8 +247,9 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
                     [_sum_times(times, lambda op, r=r: recompute_factor(op, r, flash))
                      for r in RECOMPUTE])
     full = (rc == RECOMPUTE_CODES["full"]).astype(np.float64)
-    fwd_mb = layer_fwd / pp + head_fwd  # the last stage: its layers and the LM head
-    compute_mb = 3 * fwd_mb + rec / pp
+    share = stage_share(m.num_hidden_layers, pp, interleave)  # 1/pp when stages are even
+    fwd_mb = layer_fwd * share + head_fwd  # the last stage: its layers and the LM head
+    compute_mb = 3 * fwd_mb + rec * share
     bwd_mb = compute_mb - fwd_mb
     net = eff.network
     tokens = micro_batch * seq_len / cp  # per device
@@ -260,7 +261,7 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
     dense_ar, moe_layers = layer_allreduces(m)
     per_coll = np.where(sequence_parallel, 2 * col.all_gather(c, act_msg, tp, 1),
                         col.all_reduce(c, act_msg, tp, 1))
-    tp_mb = (dense_ar + moe_layers) / pp * per_coll * (2 + full)
+    tp_mb = (dense_ar + moe_layers) * share * per_coll * (2 + full)
 
     # Context parallel.
     mixers = m.mixers()
@@ -283,11 +284,11 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
             kv_chunk = tokens * kv_width * ab / net
             ring = (cp - 1) * col.p2p(c, kv_chunk, k > 1)
             exposed = np.maximum(0.0, ring - attn_fwd / n_attn)
-            cp_mb = n_attn / pp * exposed * (3 + full)
+            cp_mb = n_attn * share * exposed * (3 + full)
         else:
             # Ulysses (Jacobs et al. 2023): all-to-all q, k, v to head-sharded, o back.
             a2a = col.all_to_all(c, tokens * (kv_width + q_o_width) * ab / net, cp, tp)
-            cp_mb = n_attn / pp * a2a * (2 + full)
+            cp_mb = n_attn * share * a2a * (2 + full)
         cp_mb = np.where(cp > 1, cp_mb, 0.0)
 
     # Expert parallel: dispatch and combine all-to-all of k token copies per MoE layer,
@@ -296,7 +297,7 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
     if moe_layers and m.moe is not None:
         k_tok = m.moe.num_experts_per_tok
         msg = act_msg * k_tok / np.where(sequence_parallel, tp, 1.0)
-        ep_mb = moe_layers / pp * 2 * col.all_to_all(c, msg, ep, tp * cp) * (2 + full)
+        ep_mb = moe_layers * share * 2 * col.all_to_all(c, msg, ep, tp * cp) * (2 + full)
 
     # Pipeline: each micro-batch's activations forward and gradients backward, once per
     # virtual stage; scatter-gather over tp (Narayanan et al. 2021 sec. 4.1). A pipeline that
@@ -314,7 +315,7 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
     # ZeRO 2: reduce-scatter every micro-batch, parameter all-gather once; ZeRO 3 (FSDP):
     # parameters gathered for forward and for backward of every micro-batch, gradients
     # reduce-scattered (Rajbhandari et al. 2020 sec. 7).
-    st = stage_params(m.params(), m, tp, pp, ep)
+    st = stage_params(m.params(), m, tp, pp, ep, interleave)
     dense = np.maximum(st.dense_first, st.dense_last)
     groups = ((dense, dp * cp, tp), (st.experts, dp * cp / ep, tp * ep))
     z = np.asarray(zero)

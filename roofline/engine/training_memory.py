@@ -114,9 +114,20 @@ class StageParams:
     layer_avg: Array  # one average layer's parameters on one device (ZeRO-3 gather buffer)
 
 
+def stage_share(layers: ArrayLike, pp: ArrayLike, interleave: ArrayLike = 1) -> Array:
+    """Share of the layers the most loaded pipeline stage holds: ceil(L / (p v)) x v / L.
+
+    1/p when ``p x v`` divides ``L``; otherwise stages are uneven (Llama 3 405B's 126 layers
+    on 16 stages, Dubey et al. 2024 sec. 3.3.2) and the largest sets the pace and memory.
+    """
+    L, p, v = _a(layers), _a(pp), _a(interleave)
+    return np.ceil(L / (p * v)) * v / L
+
+
 def stage_params(p: ParamCount, m: ModelSpec, tp: ArrayLike, pp: ArrayLike,
-                 ep: ArrayLike) -> StageParams:
-    """Per-device parameters of the first and last stages (layers split evenly over ``pp``).
+                 ep: ArrayLike, interleave: ArrayLike = 1) -> StageParams:
+    """Per-device parameters of the first and last stages (the most loaded stage's layers,
+    :func:`stage_share`).
 
     Tensor parallelism splits attention, MLPs, experts and the vocabulary (Megatron's
     vocab-parallel embedding) and replicates norms and the router. The first stage holds the
@@ -124,16 +135,17 @@ def stage_params(p: ParamCount, m: ModelSpec, tp: ArrayLike, pp: ArrayLike,
     Megatron does) and the final norm.
     """
     tp, pp, ep = _a(tp), _a(pp), _a(ep)
+    share = stage_share(m.num_hidden_layers, pp, interleave)
     final_norm = norm_params(m)
     sharded = p.attention + p.ssm + p.mlp + p.experts_shared
     replicated = p.router + p.norms - final_norm
-    layers = (sharded / tp + replicated) / pp
-    experts = p.experts_routed / (tp * ep * pp)
+    layers = (sharded / tp + replicated) * share
+    experts = p.experts_routed / (tp * ep) * share
     head = p.lm_head if p.lm_head else m.vocab_size * m.hidden_size
     one = pp == 1
     first = layers + p.embedding / tp + np.where(one, p.lm_head / tp + final_norm, 0.0)
     last = layers + np.where(one, p.embedding / tp + p.lm_head / tp, head / tp) + final_norm
-    per_layer = (layers + experts) * pp / m.num_hidden_layers
+    per_layer = (layers + experts) / (share * m.num_hidden_layers)
     return StageParams(first, last, experts, per_layer)
 
 
@@ -337,9 +349,11 @@ def stage_layers_held(layers: ArrayLike, pp: ArrayLike, microbatches: ArrayLike,
     (Korthikanti et al. sec. 4.2.3); the last ``(v-1)p + 1``.
     """
     L, p, mb, v = _a(layers), _a(pp), _a(microbatches), _a(interleave)
-    chunk = L / (p * v)
-    first = np.where(v > 1, chunk * np.minimum(mb * v, p * v + p - 1), L / p * np.minimum(mb, p))
-    last = np.where(v > 1, chunk * np.minimum(mb * v, (v - 1) * p + 1), L / p)
+    chunk = np.ceil(L / (p * v))  # layers per virtual stage (the largest, when uneven)
+    per_stage = chunk * v
+    first = np.where(v > 1, chunk * np.minimum(mb * v, p * v + p - 1),
+                     per_stage * np.minimum(mb, p))
+    last = np.where(v > 1, chunk * np.minimum(mb * v, (v - 1) * p + 1), per_stage)
     return first, last
 
 
@@ -378,7 +392,7 @@ def training_memory(m: ModelSpec, params: ParamCount, *, seq_len: ArrayLike,
     """
     tp, pp, dp, cp, ep = (_a(x) for x in (tp, pp, dp, cp, ep))
     z = _a(zero)
-    st = stage_params(params, m, tp, pp, ep)
+    st = stage_params(params, m, tp, pp, ep, interleave)
     n_dense, n_exp = dp * cp, dp * cp / ep
     kw = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, optimizer_bytes=optimizer_bytes)
     we, ge, oe = zero_state_bytes(st.experts, n_exp, z, **kw)
