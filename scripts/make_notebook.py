@@ -12,8 +12,10 @@ CELLS = [
 
 Four questions a capacity planner brings, each answered from the shipped chip and model
 specs alone (no weights, no network). Every number comes with its assumptions."""),
-    ("code", """import roofline
-import pandas as pd
+    ("code", """import pandas as pd
+
+import roofline
+
 pd.set_option("display.width", 160)"""),
     ("md", """## 1. Is the rumoured 1.76T-parameter GPT-4 servable on our 512 H100s?
 
@@ -30,7 +32,8 @@ roofline.fit("gpt-4", "h100", 32).reason"""),
 Training needs weights, gradients and Adam states (16 bytes per parameter before ZeRO
 sharding) plus activations. The search covers tp, pp, dp, cp, ep, micro-batch, ZeRO stage
 and recomputation; `train` then prices a 13T-token run on the chosen layout."""),
-    ("code", """verdict = roofline.fit("gpt-4", "h100", 512, "train", seq_len=8192, global_batch=2048)
+    ("code", """verdict = roofline.fit("gpt-4", "h100", 512, "train", seq_len=8192,
+                       global_batch=2048)
 layout = verdict.assumptions["layout"]
 run = roofline.train("gpt-4", "h100", count=512, seq_len=8192, global_batch=2048,
                      tokens=13e12, **{k: v for k, v in layout.items() if k != "dp"})
@@ -42,22 +45,23 @@ roofline.compute_optimal(float(run.frame["training_flops"].iloc[0]))"""),
 
 One call evaluates the scenario on every catalog chip: whether it fits, on how many,
 latency, throughput, $ per million tokens (catalog prices) and energy per token."""),
-    ("code", """table = roofline.compare("llama-3-70b", batch=32, prompt_len=1024, output_len=256).frame
+    ("code", """table = roofline.compare("llama-3-70b", batch=32, prompt_len=1024,
+                         output_len=256).frame
 table[table["fits"]][["chip", "chips_needed", "tpot_s", "output_tokens_per_s",
                       "usd_per_m_output_tokens", "joules_per_output_token"]].head(10)"""),
     ("md", """## 4. The roofline of DeepSeek-V3 decode on H200 vs MI325X
 
 Eight chips each, fp8 weights, batch 64 at a 4k context. Every operator is a point at its
 arithmetic intensity; the roofs are the chips' dense fp8 peaks and HBM bandwidths."""),
-    ("code", """h200 = roofline.infer("deepseek-v3", "h200", batch=64, prompt_len=4096, output_len=256,
-                      tp=8, precision="fp8")
-mi325x = roofline.infer("deepseek-v3", "mi325x", batch=64, prompt_len=4096, output_len=256,
-                        tp=8, precision="fp8")
+    ("code", """kw = dict(batch=64, prompt_len=4096, output_len=256, tp=8, precision="fp8")
+h200 = roofline.infer("deepseek-v3", "h200", **kw)
+mi325x = roofline.infer("deepseek-v3", "mi325x", **kw)
 pd.concat([h200.frame, mi325x.frame])[["chip", "ttft_s", "tpot_s", "decode_tokens_per_s",
                                       "decode_bound", "memory_fraction"]]"""),
     ("code", """h200.operators("decode")[["operator", "flops", "bytes", "intensity_flop_per_byte",
                           "time_s", "bound"]]"""),
     ("code", """from roofline.views.plots import roofline_figure
+
 fig = roofline_figure(h200, chips=["h200", "mi325x"], dtypes=["fp8"], phases=["decode"])
 fig"""),
 ]

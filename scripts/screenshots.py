@@ -37,8 +37,9 @@ from roofline.dashboard.catalog import spec_yaml  # noqa: E402
 SHOTS = (
     ("roofline.png", "/roofline?model=llama-3.1-70b&chips=nvidia-h100-sxm,amd-mi300x,"
      "nvidia-b200&dtypes=bf16,fp8&batch=16&prompt=4096&tp=4", "roofline"),
-    ("memory.png", "/memory?model=llama-3.1-70b&chips=nvidia-h100-sxm,amd-mi300x,nvidia-b200,"
-     "nvidia-l40s&purpose=serve&batch=16&prompt=8192&output=512", "serving memory"),
+    ("memory.png", "/memory?model=llama-3.1-70b&chips=nvidia-h100-sxm,nvidia-h200-sxm,"
+     "amd-mi300x,nvidia-b200,nvidia-l40s&purpose=serve&batch=8&prompt=4096&output=512&tp=2",
+     "serving memory"),
     ("memory-training.png", "/memory?model=llama-3.1-70b&chips=nvidia-h100-sxm,"
      "nvidia-h200-sxm,amd-mi300x&purpose=train&count=64&seq=4096&gbatch=512",
      "training memory"),
@@ -55,7 +56,8 @@ def _capture(driver, path: Path) -> None:
     """Resize the window to the page's height (capped) and save a PNG."""
     time.sleep(0.5)  # let plotly finish its transitions
     height = driver.execute_script("return document.documentElement.scrollHeight;")
-    driver.set_window_size(WIDTH, min(max(height, 900), MAX_HEIGHT))
+    chrome = driver.execute_script("return window.outerHeight - window.innerHeight;")
+    driver.set_window_size(WIDTH, min(max(height, 900) + chrome, MAX_HEIGHT))
     time.sleep(0.3)
     driver.save_screenshot(str(path))
     driver.set_window_size(WIDTH, 1000)

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import dash
 import plotly
 import pytest
 from dash.development.base_component import Component
@@ -139,6 +140,9 @@ def test_user_chip_added_used_and_removed():
     values = defaults(roofline_page) | {"chips": ["user:my-chip", "h100"]}
     view = roofline_page.compute(values, store)
     assert not view.errors and not view.message
+    saved = specs.download(store, "chip", "my-chip")
+    assert saved == {"content": _chip_yaml(), "filename": "my-chip.yaml", "type": "text/yaml"}
+    assert specs.download(store, "chip", "../../etc/passwd") is None
     assert cat.remove_user_spec(store, "chip", "my-chip")["chip"] == {}
     with pytest.raises(SpecError, match="not defined in this browser"):
         cat.resolve_chip("user:my-chip", {"chip": {}})
@@ -197,7 +201,9 @@ def test_tampered_store_is_revalidated():
 def test_template_is_a_catalog_spec_by_name_only():
     assert "nvidia-h100-sxm" in specs.template("chip:nvidia-h100-sxm")
     assert specs.template("chip:../../etc/passwd") == ""
-    assert specs.template(None) == ""
+    assert specs.template(None) == "" and specs.template(["x"]) == ""  # type: ignore[arg-type]
+    keep = dash.no_update
+    assert specs.on_add(1, None, ["not text"], 7, {}, None, "specs-add")[0] is keep
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -247,7 +253,7 @@ def test_fit_verdict_and_sorted_layouts():
     assert fit.next_sort("tpot_s:asc", "tpot_s") == "tpot_s:desc"
     assert fit.next_sort("tpot_s:desc", "tpot_s") == "tpot_s:asc"
     assert fit.next_sort("tpot_s:desc", "tp") == "tp:asc"
-    assert fit.parse_sort("__class__:asc") is None
+    assert fit.parse_sort("__class__:asc") is None and fit.parse_sort(5) is None  # type: ignore[arg-type]
 
 
 def test_fit_table_pages():
@@ -287,7 +293,7 @@ def test_cost_serving_has_costs_and_latency_curves():
                            prompt_len=request["prompt"], output_len=request["output"],
                            tp=c["tp"], pp=c["pp"], ep=c["ep"]).frame
     fits = frame["fits"].to_numpy()
-    assert list(fitting[0].y) == pytest.approx(list(frame["tpot_s"][fits]))
+    assert list(fitting[0].y) == pytest.approx(list(frame["tpot_s"][fits] * 1e3))  # ms
     assert "the latency curve is for serving" in as_json(cost.curves(None, None))
 
 

@@ -163,6 +163,21 @@ def edited(draw: st.DrawFn, base: dict[str, Any], edits: int = 3) -> dict[str, A
         numbers = _numbers(data)
         if numbers and draw(st.booleans()):
             path = draw(st.sampled_from(numbers))
+            parent = data
+            for part in path[:-1]:
+                parent = parent[part]
+            old = parent[path[-1]]
+            if draw(st.booleans()):  # the same kind of value at an odd size
+                factor = draw(st.sampled_from([1e-9, 1e-3, 0.5, 2, 3, 1e3, 1e6, 1e9]))
+                if isinstance(old, str):  # "989.4 TFLOP/s" -> "494.7 TFLOP/s"
+                    number, _, unit = old.partition(" ")
+                    with contextlib.suppress(ValueError):
+                        parent[path[-1]] = f"{float(number.replace(',', '')) * factor:g} {unit}"
+                else:
+                    new = old * factor
+                    whole = isinstance(old, int) and 1 <= new < 2**63
+                    parent[path[-1]] = int(new) if whole else new
+                continue
         else:
             path = draw(st.sampled_from(_paths(data)[1:]))
         parent = data
@@ -214,7 +229,7 @@ def _hf_config(model_type: str) -> dict[str, Any]:
 @given(raw=st.binary(max_size=2000))
 def test_random_bytes(raw: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
     for model in (Chip, ModelSpec):
-        outcome(lambda: load_text(model, raw))
+        outcome(lambda m=model: load_text(m, raw))
     path = tmp_path_factory.mktemp("fuzz") / "config.json"
     path.write_bytes(raw)
     outcome(lambda: from_hf_config(path))

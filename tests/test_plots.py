@@ -132,7 +132,7 @@ def test_latency_throughput_figure_marks_batches_that_do_not_fit():
     fig = plots.latency_throughput_figure({"h100": frame})
     fitting = next(t for t in fig.data if t.name == "h100")
     assert list(fitting.customdata) == list(batches[frame["fits"].to_numpy()])
-    np.testing.assert_allclose(fitting.y, frame.loc[frame["fits"], "tpot_s"])
+    np.testing.assert_allclose(fitting.y, frame.loc[frame["fits"], "tpot_s"] * 1e3)  # ms
     if not frame["fits"].all():
         assert any(t.name == "h100 (does not fit)" for t in fig.data)
     _finite_json(fig)
@@ -153,3 +153,17 @@ def test_cost_figure_leaves_out_missing_values():
 def test_empty_figure_has_its_message():
     fig = plots.empty_figure("nothing here")
     assert fig.layout.annotations[0].text == "nothing here"
+
+
+def test_table_figure_plots_columns_by_group():
+    frame = pd.DataFrame({"batch": [1, 8, 1, 8], "tpot_s": [0.01, 0.02, 0.03, float("nan")],
+                          "chip": ["a", "a", "b", "b"]})
+    fig = plots.table_figure(frame, x="batch", y="tpot_s", color="chip")
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[1].x) == [1]  # the NaN row is left out
+    assert fig.layout.xaxis.title.text == "batch" and "10 ms" in fig.data[0].text[0]
+    _finite_json(fig)
+    with pytest.raises(ValueError, match="x= and y="):
+        plots.table_figure(frame, x="nope", y="tpot_s")
+    with pytest.raises(ValueError, match="x= and y="):
+        plots.table_figure(frame)

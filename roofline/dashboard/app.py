@@ -53,6 +53,9 @@ def nav(current: ModuleType | None) -> list[Any]:
 
 def render(pathname: str | None, search: str | None) -> tuple[Any, list[Any]]:
     """The page for ``pathname`` with its inputs read from ``search``, and the navigation."""
+    # Both come from the client: anything but text (a tampered request) is no path.
+    pathname = pathname if isinstance(pathname, str) else "?"
+    search = search if isinstance(search, str) else None
     page = page_for(pathname)
     if page is None:
         body = html.Div([html.H1("Page not found"),

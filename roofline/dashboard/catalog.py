@@ -152,7 +152,7 @@ def parse_user_spec(text: str, kind: str = "auto", source: str = "<pasted spec>"
     if kind == "hf" or (kind == "auto" and text.lstrip().startswith("{")):
         try:
             cfg = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
+        except (ValueError, RecursionError) as e:  # bad JSON, a >4300-digit integer
             line = getattr(e, "lineno", None)
             raise SpecError([Problem(f"invalid JSON: {e}", source, None, line)]) from None
         model = from_hf_config(cfg) if isinstance(cfg, Mapping) else None

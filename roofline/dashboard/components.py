@@ -148,16 +148,17 @@ def page(name: str, title: str, intro: str, controls: Any, results: Sequence[Any
 
 
 def table(frame: pd.DataFrame, columns: Sequence[str], table_id: str | None = None,
-          max_rows: int = 200) -> html.Table:
-    """A formatted table of ``columns`` (those present) of ``frame``; ``td`` elements carry
-    ``data-column`` so tests can read a column."""
+          max_rows: int = 200) -> html.Div:
+    """A formatted table of ``columns`` (those present) of ``frame`` in a horizontally
+    scrolling box; ``td`` elements carry ``data-column`` so tests can read a column."""
     cols = [c for c in columns if c in frame.columns]
     head = html.Thead(html.Tr([html.Th(LABELS.get(c, c.replace("_", " "))) for c in cols]))
     rows = [html.Tr([html.Td(cell(c, v), **{"data-column": c}) for c, v in
                      zip(cols, record, strict=True)])
             for record in frame[cols].head(max_rows).itertuples(index=False, name=None)]
     kwargs = {"id": table_id} if table_id else {}
-    return html.Table([head, html.Tbody(rows)], className="table", **kwargs)
+    return html.Div(html.Table([head, html.Tbody(rows)], className="table", **kwargs),
+                    className="scroll")
 
 
 def facts(pairs: Sequence[tuple[str, str]], facts_id: str | None = None) -> html.Dl:

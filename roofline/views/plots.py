@@ -11,6 +11,7 @@ formatted by :mod:`roofline.views.format`, so a missing value reads ``-``, never
 - :func:`latency_throughput_figure`: time per output token against tokens/s per chip over
   batch sizes.
 - :func:`cost_figure`: grouped bars of $ figures per chip.
+- :func:`table_figure`: any two columns of a result table (``Result.plot(x=, y=)``).
 """
 
 from __future__ import annotations
@@ -245,20 +246,31 @@ def memory_figure(bars: Sequence[MemoryBar], *, title: str = "memory per device"
     return fig
 
 
+def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """Ticks at 1, 2 and 5 times each power of ten spanning ``values`` (a log axis whose
+    minor labels would otherwise read as bare digits)."""
+    if not values:
+        return {}
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
 # --- latency vs throughput ---------------------------------------------------------------
 
 
 def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
-                              title: str = "latency vs throughput over batch size"
-                              ) -> go.Figure:
-    """Time per output token (y, s) against output tokens/s per chip (x), one curve per
-    label, one point per batch size.
+                              title: str = "latency vs throughput over batch size "
+                                           "(hollow: does not fit)") -> go.Figure:
+    """Time per output token (y, milliseconds) against output tokens/s per chip (x), one
+    curve per label, one point per batch size.
 
     Each frame is an ``infer`` frame over batch sizes (columns ``batch``, ``tpot_s``,
     ``decode_tokens_per_s``, ``chips``, ``fits``, ``memory_fraction``). Batches whose
-    memory does not fit are drawn hollow, off the line.
+    memory does not fit are drawn hollow, off the line (and left out of the legend).
     """
     fig = go.Figure()
+    all_ms: list[float] = []
     for i, (label, frame) in enumerate(curves.items()):
         colour = PALETTE[i % len(PALETTE)]
         per_chip = frame["decode_tokens_per_s"] / frame["chips"]
@@ -267,14 +279,17 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
                  for b, t, x, m in zip(frame["batch"], frame["tpot_s"], per_chip,
                                        frame["memory_fraction"], strict=True)]
         hover_s = pd.Series(hover, index=frame.index)
+        tpot_ms = frame["tpot_s"] * 1e3  # display unit only
+        all_ms.extend(float(v) for v in tpot_ms if _finite(v) and v > 0)
         for fits, suffix in ((True, ""), (False, " (does not fit)")):
             sel = frame["fits"] == fits
             if not sel.any():
                 continue
             fig.add_trace(go.Scatter(
-                x=per_chip[sel], y=frame.loc[sel, "tpot_s"], text=hover_s[sel],
+                x=per_chip[sel], y=tpot_ms[sel], text=hover_s[sel],
                 customdata=frame.loc[sel, "batch"], name=f"{label}{suffix}",
                 legendgroup=label, mode="lines+markers" if fits else "markers",
+                showlegend=fits,
                 hovertemplate="%{text}<extra></extra>",
                 line={"color": colour},
                 marker={"color": colour, "size": 8,
@@ -282,8 +297,8 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
     fig.update_layout(**_LAYOUT, title={"text": title, **_TITLE},
                       xaxis={**_GRID, "type": "log", "title": "output tokens/s per chip",
                              "tickformat": "~s"},
-                      yaxis={**_GRID, "type": "log", "title": "time per output token",
-                             "tickformat": "~s", "ticksuffix": "s"},
+                      yaxis={**_GRID, "type": "log", "title": "time per output token (ms)",
+                             **_log_ticks(all_ms)},
                       hovermode="closest")
     return fig
 
@@ -321,6 +336,48 @@ def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str =
     return fig
 
 
+# --- any table --------------------------------------------------------------------------
+
+
+def _log_axis(values: pd.Series) -> bool:
+    """Whether a column spans more than two decades of positive values (log axis)."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size > 1 and v.max() / v.min() > 100)
+
+
+def table_figure(frame: pd.DataFrame, *, x: str | None = None, y: str | None = None,
+                 color: str | None = None, log_x: bool | None = None,
+                 log_y: bool | None = None, title: str | None = None) -> go.Figure:
+    """Column ``y`` against column ``x`` of any result table (a sweep, a layout search),
+    one line per value of ``color``; an axis is logarithmic when its column spans more than
+    two decades (or as ``log_x`` / ``log_y`` say). Rows with a missing value are left out;
+    hover text is formatted by the columns' units."""
+    missing = [f"{k}={v!r}" for k, v in (("x", x), ("y", y)) if v is None or v not in frame]
+    if missing or (color is not None and color not in frame):
+        raise ValueError("plot needs x= and y= (and optionally color=) naming columns of the "
+                         f"table; got {', '.join(missing) or f'color={color!r}'}; columns: "
+                         f"{', '.join(map(str, frame.columns))}")
+    assert x is not None and y is not None
+    groups = frame.groupby(color, sort=False, observed=True) if color else [(y, frame)]
+    fig = go.Figure()
+    for i, (key, part) in enumerate(groups):
+        part = part[part[x].map(_finite) & part[y].map(_finite)].sort_values(x)
+        label = str(key[0] if isinstance(key, tuple) else key)
+        hover = [f"{label}<br>{x} {value(x, a)}<br>{y} {value(y, b)}"
+                 for a, b in zip(part[x], part[y], strict=True)]
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
+                                 text=hover, hovertemplate="%{text}<extra></extra>",
+                                 line={"color": PALETTE[i % len(PALETTE)]}))
+    lx = _log_axis(frame[x]) if log_x is None else log_x
+    ly = _log_axis(frame[y]) if log_y is None else log_y
+    fig.update_layout(**_LAYOUT, title={"text": title or f"{y} vs {x}", **_TITLE},
+                      xaxis={**_GRID, "title": x, "type": "log" if lx else "linear"},
+                      yaxis={**_GRID, "title": y, "type": "log" if ly else "linear"},
+                      showlegend=color is not None, hovermode="closest")
+    return fig
+
+
 def empty_figure(message: str = "") -> go.Figure:
     """A blank figure with a centred message (for inputs that give nothing to plot)."""
     fig = go.Figure()
@@ -329,29 +386,4 @@ def empty_figure(message: str = "") -> go.Figure:
     if message:
         fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False, font={"size": 14, "color": "#666"})
-    return fig
-
-
-def table_figure(frame: pd.DataFrame, *, x: str | None, y: str | None,
-                 color: str | None = None, title: str | None = None) -> go.Figure:
-    """``y`` against ``x`` for any result table (sweeps, searches), one line per ``color``
-    value; log axes for quantities spanning more than two decades."""
-    if x is None or y is None or x not in frame or y not in frame:
-        raise ValueError(f"plot needs x= and y= columns of the table, e.g. "
-                         f"{', '.join(list(frame.columns)[:6])}")
-    fig = go.Figure()
-    groups = frame.groupby(color, observed=True, sort=False) if color else [(y, frame)]
-    for i, (key, sub) in enumerate(groups):
-        sub = sub.sort_values(x)
-        fig.add_trace(go.Scatter(x=sub[x], y=sub[y], mode="lines+markers", name=str(key),
-                                 line={"color": PALETTE[i % len(PALETTE)]}))
-
-    def axis(col: str) -> dict[str, Any]:
-        v = frame[col].to_numpy(dtype=float, na_value=np.nan)
-        v = v[np.isfinite(v) & (v > 0)]
-        log = v.size > 1 and v.max() / v.min() > 100
-        return {**_GRID, "title": col, "type": "log" if log else "linear"}
-
-    fig.update_layout(**_LAYOUT, title={"text": title or f"{y} vs {x}", **_TITLE},
-                      xaxis=axis(x), yaxis=axis(y))
     return fig

@@ -77,8 +77,8 @@ def curves(request: Mapping[str, Any] | None, store: Any) -> Any:
                              ep=c["ep"])
         frames[f"{c['name']} (tp={c['tp']}, pp={c['pp']})"] = res.frame
     return latency_throughput_figure(frames, title=f"{model.name}: latency vs throughput, "
-                                     f"prompt {request['prompt']} + output "
-                                     f"{request['output']} tokens")
+                                     f"batch 1-{int(CURVE_BATCHES[-1])} (hollow: does not "
+                                     "fit)")
 
 
 def _serve(model: Any, chips: list[Any], v: Mapping[str, Any]) -> View:

@@ -87,7 +87,7 @@ def _memory(res: roofline.FitResult) -> Any:
 
 def parse_sort(sort: str | None) -> tuple[str, bool] | None:
     """``"tpot_s:desc"`` -> ("tpot_s", True); None for no sort or an unknown column."""
-    column, _, direction = (sort or "").partition(":")
+    column, _, direction = (sort if isinstance(sort, str) else "").partition(":")
     if column not in LAYOUT_COLUMNS:
         return None
     return column, direction == "desc"

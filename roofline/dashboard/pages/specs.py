@@ -103,6 +103,10 @@ def on_add(n_clicks: int | None, contents: str | None, text: str | None, kind: s
            ) -> tuple[Any, Any, Any, Any]:
     """Add-button or upload -> (store, error beside the input, confirmation, textarea)."""
     keep = dash.no_update
+    # Client data: anything but text (a tampered request) counts as nothing given.
+    text, contents = (v if isinstance(v, str) else None for v in (text, contents))
+    kind = kind if isinstance(kind, str) else "auto"
+    filename = filename if isinstance(filename, str) else None
     try:
         if trigger == "specs-upload":
             if not contents:
@@ -134,10 +138,19 @@ def mine(store: Any) -> Any:
 
 def template(ref: str | None) -> str:
     """A catalog spec as YAML, to start a new one from (``chip:<name>`` / ``model:<name>``)."""
-    kind, _, name = (ref or "").partition(":")
+    kind, _, name = (ref if isinstance(ref, str) else "").partition(":")
     found = {"chip": {c.name: c for c in catalog.chips()},
              "model": {m.name: m for m in catalog.models()}}.get(kind, {}).get(name)
     return spec_yaml(found) if found is not None else ""
+
+
+def download(store: Any, kind: str, name: str) -> dict[str, str] | None:
+    """What the download button of the user's ``kind`` named ``name`` saves: its YAML as
+    ``<name>.yaml`` (None when there is no such spec)."""
+    text = user_specs(store).get(kind, {}).get(name)  # type: ignore[call-overload]
+    if text is None:
+        return None
+    return {"content": text, "filename": f"{name}.yaml", "type": "text/yaml"}
 
 
 def _clicked(store: Any) -> tuple[str, str] | None:
@@ -223,11 +236,7 @@ def register(app: dash.Dash) -> None:
                   State(STORE_ID, "data"), prevent_initial_call=True)
     def _download(_: Any, store: Any) -> Any:
         hit = _clicked(store)
-        if hit is None:
-            return dash.no_update
-        kind, name = hit
-        return {"content": user_specs(store)[kind][name],  # type: ignore[index]
-                "filename": f"{name}.yaml", "type": "text/yaml"}
+        return dash.no_update if hit is None else download(store, *hit)
 
     @app.callback(Output(STORE_ID, "data", allow_duplicate=True),
                   Input({"type": "spec-remove", "kind": ALL, "name": ALL}, "n_clicks"),
