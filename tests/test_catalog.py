@@ -66,3 +66,15 @@ def test_list_frames():
     row = models.set_index("name").loc["mixtral-8x7b"]
     assert row["attention"] == "GQA" and row["experts"] == 8 and row["experts_per_token"] == 2
     assert not chips["bf16_flops_per_s"].isna().all()
+
+
+def test_cluster_yaml_form(tmp_path):
+    p = tmp_path / "cluster.yaml"
+    p.write_text("chip: h100\ncount: 512\nscale_out_bandwidth_per_direction: 800 Gb/s\n")
+    c = roofline.load_cluster(p)
+    assert c.count == 512 and c.domain == 8
+    assert c.up_bw == 450e9 and c.out_bw == 100e9  # the override, in bytes/s
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("chip: h100\ncount: 0\n")
+    with pytest.raises(roofline.SpecError, match="count"):
+        roofline.load_cluster(bad)
