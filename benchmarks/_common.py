@@ -28,6 +28,11 @@ otherwise idle machine unless stated; CPU count matters, so compare like with li
 """
 
 
+#: Order of the sections in the file.
+ORDER = ["single", "sweep", "layouts", "import", "callbacks", "load", "load-saturated",
+         "peers"]
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -58,7 +63,7 @@ def machine() -> str:
     return (f"{cores} cores ({os.cpu_count()} online), {_cpu_model()}, "
             f"{f'{mem:.0f} GiB' if mem else '? GiB'} RAM, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, "
-            f"pandas {pd.__version__}")
+            f"pandas {pd.__version__}; load average {os.getloadavg()[0]:.2f} when written")
 
 
 def today() -> str:
@@ -79,13 +84,12 @@ def write_section(name: str, title: str, body: str) -> None:
              f"_{today()}; `{' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}`; "
              f"{machine()}_\n\n{body.strip()}\n<!-- /bench:{name} -->\n")
     text = DOC.read_text() if DOC.exists() else HEADER
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} "
-                         r"-->\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOC.write_text(text)
+    any_block = re.compile(r"<!-- bench:([\w-]+) -->.*?<!-- /bench:\1 -->\n?", re.S)
+    blocks = {m.group(1): m.group(0).rstrip("\n") + "\n" for m in any_block.finditer(text)}
+    blocks[name] = block
+    head = any_block.sub("", text).rstrip("\n")
+    order = sorted(blocks, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
+    DOC.write_text(head + "\n\n" + "\n".join(blocks[k] for k in order))
     print(f"\n(written to {DOC.relative_to(ROOT)}, section {name!r})")
 
 

@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(exponential) between actions. {len(every):,} requests ({len(every) / elapsed:.1f}/s)"
         f", **{len(stats.errors)} errors**. `index` = the page HTML, `router` = rendering a "
         "page, `view` = a page's main callback (engine + figure), `options` = dropdown "
-        "lists, `other` = small toggles; payloads recorded from the live layout."))
+        "lists, `other` = small toggles; payloads recorded from the live layout. The simulated "
+        "users run on the same machine as the server and share its cores, so the latencies "
+        "include their CPU contention."))
     return 1 if stats.errors else 0
 
 

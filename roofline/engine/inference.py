@@ -182,7 +182,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     (``tpot_low_s`` / ``tpot_high_s``, ``decode_tokens_per_s_low`` / ``_high``, ...: the
     10th-90th percentile of published serving runs around the expected value,
     :func:`~roofline.engine.efficiency.band_columns`). Assumptions (efficiencies, reserve,
-    kernel) are in ``assumptions``.
+    kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
+    metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
+    instead, as :func:`~roofline.engine.training.train` does.
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
@@ -191,6 +193,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
     shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
                                 (1,))
+    # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
+    # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
+    scalar = all(np.ndim(x) == 0 for x in (batch, prompt_len, output_len, tp, pp, ep))
     if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_)):
         raise SpecError("batch, prompt_len, output_len, tp, pp and ep must be finite numbers")
     if np.any(s < 1) or np.any(o < 1):
@@ -198,14 +203,14 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     if count is not None and not 1 <= count <= MAX_CHIPS:
         raise SpecError(f"count must be between 1 and {MAX_CHIPS:,} chips, got {count}")
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
-    if reasons.size == 1 and reasons[0]:
+    if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     per_replica = tp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:
         bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
         reasons[bad] = f"count={count} is not a multiple of tp x pp"
-        if reasons.size == 1 and reasons[0]:
+        if scalar and reasons[0]:
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:  # links of the chip; sized by the largest valid layout
         used = np.broadcast_to(n_chips, shape)[reasons == ""]
@@ -216,13 +221,19 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
                              shape) & (reasons == "")
     reasons[no_net] = (f"{c.name} has no scale-out network: a replica must fit in one "
                        f"{cluster.domain}-chip scale-up domain")
-    if reasons.size == 1 and reasons[0]:
+    if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     valid = reasons == ""
     shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
-    if not valid.all():  # impossible layouts (zero batch, missing links...) are evaluated
-        # as one chip and one sequence, then their metrics are reported as NaN
-        b, tp_, pp_, ep_ = (np.where(valid, x, 1.0) for x in (b, tp_, pp_, ep_))
+    if not valid.all():  # impossible inputs that would divide by zero or cross a missing
+        # link are evaluated as one sequence on one chip (each input keeping its own shape),
+        # then every metric of an impossible layout is reported as NaN
+        b = np.where(b >= 1, b, 1.0)
+        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0) != "") |  # over the layout axes only
+               ((per_replica > 1) & (cluster.up_bw <= 0)) |
+               ((per_replica > cluster.domain) & (cluster.out_bw <= 0)))
+        if np.any(bad):
+            tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
         per_replica = tp_ * pp_
         n_chips = per_replica if count is None else n_chips
     effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))

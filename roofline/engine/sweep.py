@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from roofline.errors import SpecError
 
@@ -31,7 +32,9 @@ _TRAIN_AXES = ("seq_len", "global_batch", "micro_batch", "tp", "pp", "dp", "cp",
 
 
 def _as_list(x: Any) -> list[Any]:
-    if isinstance(x, str | Mapping) or not isinstance(x, Iterable):
+    # a spec object (ModelSpec, Chip, Precision) is one value, though pydantic makes it
+    # iterable over its fields
+    if isinstance(x, str | Mapping | BaseModel) or not isinstance(x, Iterable):
         return [x]
     return list(x)
 
