@@ -23,7 +23,7 @@ from dash import Input, Output, State, html
 
 from roofline.dashboard.catalog import SpecKind, options, resolve_chip, resolve_model
 from roofline.dashboard.components import cid, error_id, mounted_id
-from roofline.dashboard.state import Field, to_query
+from roofline.dashboard.state import Field, check, to_query
 from roofline.errors import SpecError
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -112,6 +112,17 @@ def resolve(values: Mapping[str, Any], store: Any, kinds: Mapping[str, SpecKind]
         except SpecError as e:
             errors[key] = str(e)
     return specs, errors
+
+
+def purpose_inputs(values: Mapping[str, Any], store: Any, fields: Sequence[Field],
+                   serve_keys: Sequence[str], train_keys: Sequence[str]
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Check the inputs of a page with a serving/training switch (only those of the chosen
+    purpose) and resolve its ``model`` and ``chips``: (clean values, specs, errors)."""
+    skip = train_keys if values.get("purpose") == "serve" else serve_keys
+    clean, errors = check(values, tuple(f for f in fields if f.key not in skip))
+    specs, spec_errors = resolve(clean, store, {"model": "model", "chips": "chip"})
+    return clean, specs, errors | spec_errors
 
 
 def register_view(app: dash.Dash, page: str, fields: Sequence[Field], outputs: Sequence[Output],

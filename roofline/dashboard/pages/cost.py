@@ -15,15 +15,15 @@ import roofline
 from roofline.dashboard import components as ui
 from roofline.dashboard import fields as F
 from roofline.dashboard.catalog import options, resolve_chip, resolve_model
-from roofline.dashboard.state import Field, check
+from roofline.dashboard.state import Field
 from roofline.dashboard.wiring import (
     STORE_ID,
     View,
     figure_or_message,
+    purpose_inputs,
     register_options,
     register_url,
     register_view,
-    resolve,
     training_available,
     training_missing,
 )
@@ -132,14 +132,9 @@ def _train(model: Any, chips: list[Any], v: Mapping[str, Any]) -> View:
 def compute(values: Mapping[str, Any], store: Any) -> View:
     """Serving: ``roofline.compare`` over the chosen chips and ``infer`` over batch sizes
     on each chip's layout. Training: the run's cost on each chip."""
-    purpose = values.get("purpose")
-    skip = TRAIN_KEYS if purpose == "serve" else SERVE_KEYS
-    active = tuple(f for f in FIELDS if f.key not in skip)
-    clean, errors = check(values, active)
-    if purpose == "train" and clean.get("count") is None:
+    clean, specs, errors = purpose_inputs(values, store, FIELDS, SERVE_KEYS, TRAIN_KEYS)
+    if values.get("purpose") == "train" and clean.get("count") is None:
         errors.setdefault("count", "a training run needs a chip count")
-    specs, spec_errors = resolve(clean, store, {"model": "model", "chips": "chip"})
-    errors |= spec_errors
     if errors:
         return View(FALLBACK, errors)
     run = _serve if clean["purpose"] == "serve" else _train

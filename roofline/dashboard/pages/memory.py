@@ -15,14 +15,14 @@ import roofline
 from roofline.dashboard import components as ui
 from roofline.dashboard import fields as F
 from roofline.dashboard.catalog import options
-from roofline.dashboard.state import Field, check
+from roofline.dashboard.state import Field
 from roofline.dashboard.wiring import (
     View,
     message_lines,
+    purpose_inputs,
     register_options,
     register_url,
     register_view,
-    resolve,
     training_available,
     training_missing,
 )
@@ -95,12 +95,7 @@ def _train(model: Any, chips: list[Any], v: Mapping[str, Any]) -> View:
 def compute(values: Mapping[str, Any], store: Any) -> View:
     """Memory per device for every chosen chip: serving (the given tp/pp/ep layout) or
     training (the layout ``roofline.fit(..., purpose="train")`` picks)."""
-    purpose = values.get("purpose")
-    skip = TRAIN_KEYS if purpose == "serve" else SERVE_KEYS
-    active = tuple(f for f in FIELDS if f.key not in skip)
-    clean, errors = check(values, active)
-    specs, spec_errors = resolve(clean, store, {"model": "model", "chips": "chip"})
-    errors |= spec_errors
+    clean, specs, errors = purpose_inputs(values, store, FIELDS, SERVE_KEYS, TRAIN_KEYS)
     if errors:
         return View(FALLBACK, errors)
     run = _serve if clean["purpose"] == "serve" else _train
