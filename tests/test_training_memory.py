@@ -63,8 +63,8 @@ def test_korthikanti_first_stage():
     assert float(inter / first) == pytest.approx(1 + (p - 1) / (p * 4))
 
 
-@pytest.mark.parametrize("t,sp,rc", itertools.product((1, 2, 8), (False, True),
-                                                      ("none", "selective", "full")))
+@pytest.mark.parametrize("t,sp,rc", list(itertools.product((1, 2, 8), (False, True),
+                                                      ("none", "selective", "full"))))
 def test_generalised_activations_reduce_to_korthikanti(t, sp, rc):
     m = megatron_gpt(96, 12288, 96)
     ours = tm.layer_activation_bytes(m, 2048, 2, t, 1, sp, tm.RECOMPUTE_CODES[rc],
