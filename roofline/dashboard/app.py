@@ -22,6 +22,7 @@ from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html
+from dash.exceptions import DependencyException
 from flask import Response
 
 from roofline.dashboard.pages import PAGES
@@ -116,6 +117,12 @@ def create_app() -> dash.Dash:
         for k, v in headers.items():
             response.headers.setdefault(k, v)
         return response
+
+    @app.server.errorhandler(DependencyException)
+    def _unknown_asset(_: Exception) -> tuple[str, int]:
+        # Dash raises this for a component-suite path it does not serve: a missing file,
+        # not a server fault (no traceback, no detail in the response).
+        return "not found", 404
 
     return app
 
