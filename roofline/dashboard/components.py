@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 from dash import dcc, html
 
+from roofline.dashboard import fields as F
+from roofline.dashboard.catalog import options
 from roofline.dashboard.state import Field
 from roofline.views.format import value as format_value
 
@@ -185,3 +187,18 @@ def purpose_visibility(purpose: str | None) -> tuple[dict[str, str], dict[str, s
     """Styles showing the serving inputs and hiding the training ones, or the reverse."""
     shown, hidden = {}, {"display": "none"}
     return (shown, hidden) if purpose != "train" else (hidden, shown)
+
+
+def comparison_controls(page: str, fields: Sequence[Field], values: Mapping[str, Any],
+                        purposes: Mapping[str, str]) -> list[Any]:
+    """Model, chips (several), purpose and precision: the controls every page that compares
+    chips for serving or training opens with."""
+    by_key = {f.key: f for f in fields}
+    v = values
+    return [
+        dropdown(page, by_key["model"], v["model"], options("model", None, [v["model"]])),
+        dropdown(page, by_key["chips"], v["chips"], options("chip", None, v["chips"]),
+                 multi=True),
+        radio(page, by_key["purpose"], v["purpose"], purposes),
+        dropdown(page, by_key["precision"], v["precision"], F.PRECISIONS),
+    ]

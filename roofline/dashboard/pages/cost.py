@@ -14,7 +14,7 @@ from dash import Input, Output, State, dcc, html
 import roofline
 from roofline.dashboard import components as ui
 from roofline.dashboard import fields as F
-from roofline.dashboard.catalog import options, resolve_chip, resolve_model
+from roofline.dashboard.catalog import resolve_chip, resolve_model
 from roofline.dashboard.state import Field
 from roofline.dashboard.wiring import (
     STORE_ID,
@@ -146,11 +146,7 @@ def layout(values: Mapping[str, Any]) -> html.Div:
     v = values
     by_key = {f.key: f for f in FIELDS}
     controls = ui.form(NAME, [
-        ui.dropdown(NAME, by_key["model"], v["model"], options("model", None, [v["model"]])),
-        ui.dropdown(NAME, by_key["chips"], v["chips"], options("chip", None, v["chips"]),
-                    multi=True),
-        ui.radio(NAME, by_key["purpose"], v["purpose"], PURPOSES),
-        ui.dropdown(NAME, by_key["precision"], v["precision"], F.PRECISIONS),
+        *ui.comparison_controls(NAME, FIELDS, v, PURPOSES),
         html.Div([ui.number(NAME, by_key[k], v[k]) for k in SERVE_KEYS], id="cost-serve"),
         html.Div([ui.number(NAME, by_key[k], v[k]) for k in TRAIN_KEYS], id="cost-train"),
     ])

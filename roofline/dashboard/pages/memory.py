@@ -14,7 +14,6 @@ from dash import Input, Output, html
 import roofline
 from roofline.dashboard import components as ui
 from roofline.dashboard import fields as F
-from roofline.dashboard.catalog import options
 from roofline.dashboard.state import Field
 from roofline.dashboard.wiring import (
     View,
@@ -107,11 +106,7 @@ def layout(values: Mapping[str, Any]) -> html.Div:
     v = values
     by_key = {f.key: f for f in FIELDS}
     controls = ui.form(NAME, [
-        ui.dropdown(NAME, by_key["model"], v["model"], options("model", None, [v["model"]])),
-        ui.dropdown(NAME, by_key["chips"], v["chips"], options("chip", None, v["chips"]),
-                    multi=True),
-        ui.radio(NAME, by_key["purpose"], v["purpose"], PURPOSES),
-        ui.dropdown(NAME, by_key["precision"], v["precision"], F.PRECISIONS),
+        *ui.comparison_controls(NAME, FIELDS, v, PURPOSES),
         html.Div([ui.number(NAME, by_key[k], v[k]) for k in SERVE_KEYS], id="memory-serve"),
         html.Div([ui.number(NAME, by_key["count"], v["count"],
                             "empty: the fewest chips that fit"),
