@@ -26,7 +26,8 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
             **kwargs: Any) -> Result:
     """A table over chips (default: the whole catalog) for one serving scenario.
 
-    Each row: ``fits`` (on some layout), ``chips_needed`` (fewest per replica), the layout,
+    Each row: ``fits`` (on some layout), the layout with the most output tokens/s per chip
+    (so the cheapest per token) and its ``chips_needed``, ``min_chips`` (the fewest that fit),
     TTFT, TPOT, output tokens/s per replica, $ per 1M input and output tokens (chips
     without a price get no $ figure and say so in ``note``) and energy per output token.
     """
@@ -44,12 +45,16 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
             row["note"] = verdict.reason
             rows.append(row)
             continue
-        lay = verdict.assumptions["layout"]
+        # The cheapest layout per token: the most output tokens/s per chip among those
+        # that fit (and meet the target); the fewest chips is reported beside it.
+        ok = verdict.layouts[verdict.layouts["ok"]]
+        lay = ok.loc[ok["tokens_per_s_per_chip"].idxmax()]
+        tp, pp, ep = (int(lay[k]) for k in ("tp", "pp", "ep"))
         r = infer(m, chip, batch=batch, prompt_len=prompt_len, output_len=output_len,
-                  precision=precision, tp=lay["tp"], pp=lay["pp"], ep=lay["ep"], **kwargs)
+                  precision=precision, tp=tp, pp=pp, ep=ep, **kwargs)
         f = r.frame.iloc[0]
-        row.update({"chips_needed": int(lay["tp"] * lay["pp"]), "tp": lay["tp"],
-                    "pp": lay["pp"], "ep": lay["ep"], "ttft_s": f["ttft_s"],
+        row.update({"chips_needed": tp * pp, "min_chips": int(verdict.frame["min_chips"][0]),
+                    "tp": tp, "pp": pp, "ep": ep, "ttft_s": f["ttft_s"],
                     "tpot_s": f["tpot_s"], "output_tokens_per_s": f["decode_tokens_per_s"],
                     "decode_bound": f["decode_bound"]})
         if chip.price is not None:
@@ -67,7 +72,8 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
         frame = frame.sort_values(sort_by, na_position="last").reset_index(drop=True)
     assumptions = {
         "workload": f"static batch {batch}, prompt {prompt_len} + output {output_len} tokens",
-        "layout": "fewest chips per replica that fit" + (
+        "layout": "per chip, the replica layout with the most output tokens/s per chip among "
+                  "those that fit" + (
             f" and meet TPOT <= {max_tpot_s * 1e3:g} ms" if max_tpot_s else ""),
         "cost": f"catalog indicative prices, {utilisation:.0%} utilisation; prefill time "
                 "charged to input tokens, decode time to output tokens",
