@@ -150,8 +150,8 @@ def layout(values: Mapping[str, Any]) -> html.Div:
         html.Div([ui.number(NAME, by_key[k], v[k]) for k in SERVE_KEYS], id="cost-serve"),
         html.Div([ui.number(NAME, by_key[k], v[k]) for k in TRAIN_KEYS], id="cost-train"),
     ])
-    return ui.page(NAME, TITLE, "What a million tokens cost on each chip (the fewest chips that "
-                   "fit, at catalog prices), how latency trades against throughput as the "
+    return ui.page(NAME, TITLE, "What a million tokens cost on each chip (its cheapest layout "
+                   "per token, at catalog prices), how latency trades against throughput as the "
                    "batch grows, and what a training run costs.", controls,
                    [ui.graph("cost-graph", 420), html.Div(id="cost-detail"),
                     dcc.Store(id="cost-curve-request"), ui.graph("cost-curve", 460)])
