@@ -306,6 +306,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         "uncertainty band": uncertainty_band("serving").source,
         "precision": f"{p.label}: weights {p.weights.name} "
                      f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
+                     f"attention core {p.attention_dtype.value}, "
                      f"KV cache {p.kv_cache.name}"
                      + "".join(f"; {k} {v.name}" for k, v in p.overrides.items()),
         "attention kernel": attention_kernel,

@@ -112,7 +112,7 @@ def _attention_core(name: str, p: Precision, work: AttnWork, sliding: bool, head
     if not fused:  # scores written, read by softmax, probabilities written, read by P @ V
         act = act + 4.0 * rect * heads * ab
     kv = kv_tokens * kv_width * p.kv_cache.bytes_per_element
-    return Op(name, "attention", "attention_core", p.activations, 1, flops, np.zeros(()), act,
+    return Op(name, "attention", "attention_core", p.attention_dtype, 1, flops, np.zeros(()), act,
               kv)
 
 

@@ -87,14 +87,26 @@ class Precision(Strict):
 
     ``weights`` applies to every weight unless ``overrides`` names the component;
     ``activations`` is the matmul input format and so picks the tensor-core peak (a weight-only
-    int4 recipe computes in bf16); ``kv_cache`` is how K and V are stored.
+    int4 recipe computes in bf16); ``kv_cache`` is how K and V are stored; ``attention`` is
+    the format the attention core (QK^T, softmax, PV) computes in, by default the wider of
+    bf16 and ``activations``: Transformer Engine and vLLM quantise the projections to fp8
+    but keep the attention kernel in bf16 unless asked otherwise.
     """
 
     weights: Format
     activations: Dtype = Dtype.bf16
     kv_cache: Format
+    attention: Dtype | None = None
     overrides: dict[Component, Format] = Field(default_factory=dict)
     label: str = "custom"
+
+    @property
+    def attention_dtype(self) -> Dtype:
+        """The attention core's compute format."""
+        if self.attention is not None:
+            return self.attention
+        a = self.activations
+        return a if BYTES_PER_ELEMENT[a] >= 2 else Dtype.bf16
 
     def weight_format(self, component: Component) -> Format:
         return self.overrides.get(component, self.weights)
