@@ -53,8 +53,7 @@ def test_latency_target_needs_more_chips():
     loose = roofline.fit("llama-3-70b", "h100").frame["min_chips"].iloc[0]
     tight = roofline.fit("llama-3-70b", "h100", max_tpot_s=0.015).frame["min_chips"].iloc[0]
     assert tight > loose
-    with pytest.raises(AssertionError):
-        assert roofline.fit("llama-3-70b", "h100", 1, max_tpot_s=0.015).fits
+    assert not roofline.fit("llama-3-70b", "h100", 1, max_tpot_s=0.015).fits
 
 
 def test_cheaper_price_never_costs_more_per_token():
@@ -88,7 +87,8 @@ def test_speculative_decoding_formula_and_speedup():
     assert t == pytest.approx([1.0, 1.9375, (1 - 0.8**5) / 0.2, 5.0])
     r = roofline.speculative("llama-3.1-70b", "llama-3.1-8b", "h100", tp=8,
                              acceptance=[0.2, 0.8], draft_len=4).frame
-    assert r["speedup"].iloc[1] > 1.0 > r["speedup"].iloc[0] * 0.9  # low acceptance: no win
+    # High acceptance wins; at 20% the draft's cost outweighs the 1.25 tokens per pass.
+    assert r["speedup"].iloc[1] > 1.5 and r["speedup"].iloc[0] < 1.0
     cycle = 4 * r["draft_step_s"] + r["verify_step_s"]
     assert np.allclose(r["tpot_s"], cycle / r["tokens_per_target_step"])
 
