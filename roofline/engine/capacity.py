@@ -22,6 +22,8 @@ from roofline.specs.model import ModelSpec
 from roofline.views.format import si
 
 Purpose = Literal["serve", "train"]
+#: What stops a search when nothing is acceptable (see :func:`_why_not`).
+Binding = Literal["memory", "target", "layout"]
 MEMORY_PARTS = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "reserve_bytes",
                 "gradients_bytes", "optimizer_bytes")
 
@@ -44,7 +46,8 @@ class FitResult(Result):
         return str(self.frame["reason"].iloc[0])
 
     def summary(self) -> dict[str, Any]:
-        """The JSON answer: fits, min_chips, layout, memory_per_device_bytes, reason."""
+        """The JSON answer: fits, min_chips, layout, memory_per_device_bytes, reason, and
+        ``binding`` (None when it fits; else "memory", "target" or "layout")."""
         row = self.frame.iloc[0]
         return {
             "model": row["model"], "chip": row["chip"], "purpose": row["purpose"],
@@ -55,6 +58,7 @@ class FitResult(Result):
             "memory_per_device_bytes": self.assumptions.get("memory_per_device_bytes"),
             "capacity_per_device_bytes": float(row["capacity_bytes"]),
             "reason": row["reason"],
+            "binding": row["binding"],
             "assumptions": {k: v for k, v in self.assumptions.items()
                             if k not in ("layout", "memory_per_device_bytes")},
         }
@@ -168,18 +172,20 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     if count is not None and purpose == "serve":  # the fewest chips, whatever the count
         _, _, chips = _serve(m, c, None, kw, targets)
     layout_items = assumptions.get("layout", {}).items()
+    binding: Binding | None = None
     if fits:
         layout = ", ".join(f"{k}={v}" for k, v in layout_items)
         mem = float(best["memory_bytes"])  # type: ignore[index]
         reason = (f"fits: {layout}; {si(mem, 'B')} of {si(cap, 'B')} per device "
                   f"({mem / cap:.0%})")
     else:
-        reason = _why_not(table, weights, plabel, c, count, purpose)
+        binding, reason = _why_not(table, weights, plabel, c, count, purpose)
     frame = pd.DataFrame([{
         "model": m.name, "chip": c.name, "purpose": purpose, "count": count, "fits": fits,
         "min_chips": chips,
         "weights_total_bytes": weights, "capacity_bytes": cap,
         "memory_bytes": float(best["memory_bytes"]) if best else None, "reason": reason,
+        "binding": binding,
     }])
     return FitResult(frame, assumptions, table)
 
@@ -200,28 +206,39 @@ def _training_counts(c: Chip, count: int | None = None, limit: int = 1 << 20) ->
 
 
 def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: int | None,
-             purpose: str) -> str:
-    """The binding reason, in words and numbers, when nothing fits."""
+             purpose: str) -> tuple[Binding, str]:
+    """What binds when nothing is acceptable, and the reason in words and numbers:
+    ``"memory"`` (no valid layout fits in memory), ``"target"`` (some fit but miss the
+    latency/throughput targets), ``"layout"`` (no valid layout, or those that fit break a
+    layout rule such as tp wider than the scale-up domain)."""
     cap = c.memory.capacity
     if count is not None:
         room = count * (cap - RUNTIME_RESERVE_BYTES)
         if weights > room:
-            return (f"weights need {si(weights, 'B')} at {plabel}; {count} x {si(cap, 'B')} "
-                    f"leaves {si(room - weights, 'B')} after the runtime reserve")
-    if not table.empty and "memory_bytes" in table:
-        valid = table[table.get("valid", True) == True]  # noqa: E712 - pandas mask
-        if not valid.empty:
-            best = valid.sort_values("memory_bytes").iloc[0]
-            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
-            lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "pp", "ep", "dp")
-                            if k in best)
-            verdict = (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "
-                       f"per device > {si(cap, 'B')} ({parts})")
-            reasons = table.loc[table["reason"] != "", "reason"]
-            if purpose == "serve" and not reasons.empty and "target" in str(reasons.iloc[0]):
-                verdict = f"no layout meets the targets: {reasons.iloc[0]}"
-            return verdict
-    return "no valid layout for this model on this chip"
+            return "memory", (f"weights need {si(weights, 'B')} at {plabel}; {count} x "
+                              f"{si(cap, 'B')} leaves {si(room - weights, 'B')} after the "
+                              "runtime reserve")
+    if table.empty or "memory_bytes" not in table:
+        return "layout", "no valid layout for this model on this chip"
+    valid = table[table["valid"].astype(bool)] if "valid" in table else table
+    if valid.empty:
+        return "layout", f"no valid layout for this model on this chip: {table['reason'].iloc[0]}"
+    keys = [k for k in ("tp", "pp", "dp", "cp", "ep") if k in table]
+    fitting = valid[valid["fits"].astype(bool)]
+    if not fitting.empty:  # fits in memory, rejected for something else
+        by = "tpot_s" if purpose == "serve" and "tpot_s" in fitting else "memory_bytes"
+        best = fitting.sort_values(by, kind="stable").iloc[0]
+        lay = ", ".join(f"{k}={int(best[k])}" for k in keys)
+        if "target" in str(best["reason"]):
+            return "target", (f"no layout meets the targets: the fastest that fits in memory "
+                              f"({lay}) has {best['reason']}")
+        return "layout", (f"no layout that fits in memory is allowed: {lay} is rejected "
+                          f"because {best['reason']}")
+    best = valid.sort_values("memory_bytes", kind="stable").iloc[0]
+    parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
+    lay = ", ".join(f"{k}={int(best[k])}" for k in keys)
+    return "memory", (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "
+                      f"per device > {si(cap, 'B')} ({parts})")
 
 
 def search_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
