@@ -17,6 +17,7 @@ from roofline.engine.compare import compare
 from roofline.engine.context import context
 from roofline.engine.efficiency import Efficiency, efficiency_for
 from roofline.engine.fidelity import Fidelity, fidelity
+from roofline.engine.frontier import FrontierResult, frontier
 from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
 from roofline.engine.precision import RECIPES, Precision, get_precision
@@ -51,6 +52,7 @@ __all__ = [
     "Efficiency",
     "Fidelity",
     "FitResult",
+    "FrontierResult",
     "InferenceResult",
     "ModelSpec",
     "ParamCount",
@@ -69,6 +71,7 @@ __all__ = [
     "fidelity",
     "fit",
     "from_hf_config",
+    "frontier",
     "get_precision",
     "infer",
     "list_chips",
