@@ -114,6 +114,7 @@ CLASS_OF_CHIP: dict[str, str] = {
     "nvidia-a100-sxm-40gb": "nvidia-ampere", "nvidia-a100-sxm-80gb": "nvidia-ampere",
     "nvidia-h100-sxm": "nvidia-hopper", "nvidia-h100-pcie": "nvidia-hopper",
     "nvidia-h200-sxm": "nvidia-hopper", "nvidia-h20": "nvidia-hopper",
+    "nvidia-h800": "nvidia-hopper",
     "nvidia-b200": "nvidia-blackwell", "nvidia-b300": "nvidia-blackwell",
     "nvidia-gb200": "nvidia-blackwell",
     "nvidia-l4": "nvidia-gddr", "nvidia-l40s": "nvidia-gddr",

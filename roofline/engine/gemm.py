@@ -15,10 +15,12 @@ per compute unit (SM, CU) at a time, looping over K:
 - the K loop: each tile pays a prologue and epilogue worth about ``K_OVERHEAD`` of K, so a
   tile reaches K / (K + K_OVERHEAD) of its main-loop rate (a short reduction, such as an
   MoE expert's down projection over its small intermediate width, is slower);
-- dtype: narrow types reach a smaller share of their (doubled) peak: MAMF reaches 0.709 of
-  the FP8 peak on H100 against 0.803 for BF16 (S. Bekman, ML Engineering, "Maximum
-  Achievable Matmul FLOPS"), a ratio of 0.88; FP6/FP4 are given 0.80 (no microbenchmark in
-  validation/ yet).
+- dtype: narrow types reach a smaller share of their (doubled) peak in cuBLAS: MAMF reaches
+  0.709 of the FP8 peak on H100 against 0.803 for BF16 (S. Bekman, ML Engineering,
+  "Maximum Achievable Matmul FLOPS"), a ratio of 0.88; tuned FP8 kernels close most of
+  that gap (DeepGEMM: up to 1550 of 1979 TFLOPS on H800, 0.78 of peak, README of
+  deepseek-ai/DeepGEMM), and the serving engines in the backtest use them, so FP8/INT8 are
+  given 0.96 (between the two) and FP6/FP4 0.90 (no microbenchmark in validation/ yet).
 
 The factor is normalised to an 8192^3 GEMM on the same chip, where the calibrated
 ``matmul`` efficiency is defined, and never exceeds 1. Parameters are fixed priors (not
@@ -52,17 +54,20 @@ MIN_TILE_M = 16.0
 K_OVERHEAD = 256.0
 #: Side of the reference GEMM at which the calibrated matmul efficiency is defined.
 REFERENCE = 8192.0
-#: Share of peak reached by a dtype relative to bf16 (MAMF FP8 / BF16 on H100; assumed below).
-DTYPE_RELATIVE: dict[Dtype, float] = {Dtype.fp8: 0.88, Dtype.int8: 0.88, Dtype.fp6: 0.80,
-                                      Dtype.fp4: 0.80}
+#: Share of peak reached by a dtype relative to bf16 (module docstring: between cuBLAS's
+#: MAMF ratio and DeepGEMM's; FP6/FP4 assumed).
+DTYPE_RELATIVE: dict[Dtype, float] = {Dtype.fp8: 0.96, Dtype.int8: 0.96, Dtype.fp6: 0.90,
+                                      Dtype.fp4: 0.90}
 #: Compute units (SMs / CUs) per chip: NVIDIA architecture whitepapers and product briefs
-#: (V100 80, A100 108, H100 SXM 132, H100 PCIe 114, H200 132, H20 78, L4 58, L40S 142,
+#: (V100 80, A100 108, H100 SXM 132, H100 PCIe 114, H200 132, H20 78, H800 132 (H100's
+#: die with fewer NVLinks), L4 58, L40S 142,
 #: RTX 4090 128, RTX 5090 170); B200 / GB200 148 and B300 160 as reported by the CUDA
 #: driver (NVIDIA publishes no SM count for Blackwell datacenter parts); AMD CDNA
 #: whitepapers (MI250X 220, MI300X / MI325X 304, MI355X 256).
 COMPUTE_UNITS: dict[str, int] = {
     "nvidia-v100-sxm2": 80, "nvidia-a100-sxm-40gb": 108, "nvidia-a100-sxm-80gb": 108,
     "nvidia-h100-sxm": 132, "nvidia-h100-pcie": 114, "nvidia-h200-sxm": 132, "nvidia-h20": 78,
+    "nvidia-h800": 132,
     "nvidia-b200": 148, "nvidia-gb200": 148, "nvidia-b300": 160, "nvidia-l4": 58,
     "nvidia-l40s": 142, "nvidia-rtx-4090": 128, "nvidia-rtx-5090": 170, "amd-mi250x": 220,
     "amd-mi300x": 304, "amd-mi325x": 304, "amd-mi355x": 256,

@@ -216,8 +216,13 @@ def _ffn_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, kind: str) -> li
         experts = Op("experts", "matmul", "experts", p.compute_dtype("experts"), 1,
                      2.0 * T * k * pe / sh.tp, distinct * pe * p.weight_bytes("experts") / sh.tp,
                      ab * (2 * T * k * h + T * k * ffe * (2 * n_in + 2)) / sh.tp)
-        # Each device's E/ep local experts see T k ep / E tokens each (balanced routing).
-        experts.gemms = _ffn_gemms(T * k * sh.ep / E, h, ffe / sh.tp, n_in, groups=E / sh.ep)
+        # GEMM shapes (balanced routing): with expert parallelism each device holds E/ep
+        # whole experts, each seeing T k ep / (E tp) rows; without it, all E experts split
+        # tp ways, each seeing T k / E rows. Both carry the op's FLOPs.
+        wide = sh.ep > 1
+        experts.gemms = _ffn_gemms(T * k * np.where(wide, sh.ep / sh.tp, 1.0) / E, h,
+                                   np.where(wide, ffe, ffe / sh.tp), n_in,
+                                   groups=np.where(wide, E / sh.ep, E))
         ops.append(experts)
         if moe.shared_intermediate:
             ps = ffn_params(h, moe.shared_intermediate, gated=moe.gated, bias=moe.expert_bias)

@@ -168,8 +168,10 @@ class Fit:
 
 
 def fit(surfs: Sequence[Surface], classes: Iterable[tuple[str, str]] = ()) -> Fit:
-    """Hierarchical fit on ``surfs``; ``classes`` (class, vendor) pairs to cover besides
-    those of the cases (default: every catalogued class of a fitted vendor)."""
+    """Hierarchical fit on ``surfs`` (those of cases marked ``fitted``); ``classes``
+    (class, vendor) pairs to cover besides those of the cases (default: every catalogued
+    class of a fitted vendor)."""
+    surfs = [s for s in surfs if s.case.fitted]
     by_vendor: dict[str, Efficiency] = {}
     n_vendor: dict[str, int] = {}
     for v in sorted({s.vendor for s in surfs}):

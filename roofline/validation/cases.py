@@ -66,6 +66,9 @@ class Case(Strict):
     assumptions: list[str] = Field(default_factory=list)
     discrepancy: str | None = Field(
         default=None, description="why the engine disagrees beyond the guard, when it does")
+    fitted: bool = Field(
+        default=True, description="false: scored but left out of the calibration fit, "
+        "because its discrepancy names an effect the engine does not model yet")
     pending: str | None = Field(
         default=None, description="why the engine cannot express this case yet (the "
         "feature and the issue adding it); the case is listed, not scored, until removed")

@@ -181,6 +181,8 @@ def case_tables(t: pd.DataFrame, by_id: Mapping[str, Case]) -> list[str]:
             unit = c.measured.unit
             ok = "-" if r["status"] != "ok" else ("yes" if r["ideal_ok"] else "**NO**")
             note = r["notes"] if r["status"] == "ok" else r["status"]
+            if not c.fitted:
+                note = "; ".join(x for x in ("scored, not fitted (see below)", note) if x)
             L.append(f"| `{c.id}` | {scenario_text(c)} | {r['tags'] or '-'} | "
                      f"{fmt_value(c.measured.value, unit)} | {fmt_value(r['expected'], unit)} | "
                      f"{_pct(r['error'])} | {_pct(r['oos_error'])} | "
@@ -217,8 +219,9 @@ def method_notes() -> list[str]:
           "(roofline/engine/gemm.py) has fixed, documented parameters: 128 x 128 output "
           "tiles (small-M decode kernels: an M tile of the next power of two, at least 16) "
           "with wave quantisation over the chip's SM/CU count, a K-loop overhead worth 256 of "
-          "K, normalised to an 8192^3 GEMM; FP8/INT8 reach 0.88 and FP6/FP4 0.80 of the "
-          "bf16 share of their peak (MAMF on H100). Not modelled yet, and visible in the "
+          "K, normalised to an 8192^3 GEMM; FP8/INT8 reach 0.96 and FP6/FP4 0.90 of the "
+          "bf16 share of their peak (between cuBLAS's MAMF ratio and DeepGEMM's). Not "
+          "modelled yet, and visible in the "
           "errors below: MoE token permutation, router and all-to-all dispatch overheads "
           "(issue 17b), FP8 training's casts and amax reductions, per-algorithm collective "
           "efficiency (issue 17a), in-flight batching of mixed-length requests (issue 12/17b), "
