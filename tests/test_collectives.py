@@ -142,7 +142,8 @@ def test_one_axis_all_gather_on_tpu_v5p_uses_one_axis():
     way; an all-gather over X uses those 2 of the chip's 6 links, over X and Y 4, over all
     three 6 ("How to Scale Your Model", ch. 3: V / (W_bidi x n_axes); ~1 us a hop)."""
     c = make_cluster("tpu-v5p", 64)
-    assert c.fabric.shape == (4, 4, 4)
+    assert c.fabric.shape == (4, 4, 560)  # the pod laid out in 4x4 faces of cubes
+    assert Cluster(chip=c.chip, count=64, torus_shape=(4, 4, 4)).fabric.shape == (4, 4, 4)
     m = 1e9
     x = col.all_gather(c, m, 4)                 # X axis: 2 hops each way
     assert x == pytest.approx(m * 3 / 4 / 200e9 + 2e-6)
@@ -153,6 +154,12 @@ def test_one_axis_all_gather_on_tpu_v5p_uses_one_axis():
     y = col.all_gather(c, m, 4, stride=4)       # a Y-axis group: the same one axis
     assert y == pytest.approx(x)
     assert col.all_reduce(c, m, 4) == pytest.approx(2 * x)
+    # The same groups on an explicit 4x4x4 slice: every axis is whole and wraps.
+    cube = Cluster(chip=c.chip, count=64, torus_shape=(4, 4, 4))
+    assert col.all_gather(cube, m, 64) == pytest.approx(xyz)
+    # A 2x2x2 slice has no wrap-around: each axis a one-way line of one link.
+    small = Cluster(chip=c.chip, count=8, torus_shape=(2, 2, 2))
+    assert col.all_gather(small, m, 8) == pytest.approx(m * 7 / 8 / 300e9 + 3e-6)
 
 
 def test_torus_without_wraparound_is_a_line():
