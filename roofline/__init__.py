@@ -11,6 +11,7 @@ arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame under
 False
 """
 
+from roofline._version import __version__
 from roofline.engine.capacity import FitResult, fit, search_layouts
 from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
@@ -39,8 +40,6 @@ from roofline.specs import (
     load_model,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "BYTES_PER_ELEMENT",
     "RECIPES",
@@ -56,6 +55,7 @@ __all__ = [
     "Result",
     "SpecError",
     "TrainingResult",
+    "__version__",
     "compare",
     "compute_optimal",
     "context",

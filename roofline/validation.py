@@ -56,7 +56,7 @@ from roofline.engine.operators import Op
 from roofline.engine.timing import time_op
 from roofline.engine.training import train
 from roofline.engine.training_flops import megatron_flops_per_iteration, model_flops_per_token
-from roofline.errors import SpecError
+from roofline.errors import Problem, SpecError
 from roofline.specs.catalog import catalog_dir, load_chip, load_model
 from roofline.specs.common import Strict
 from roofline.specs.dtypes import Dtype
@@ -87,6 +87,12 @@ BAND_PERCENTILES = (10.0, 90.0)
 
 _ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = _ROOT / "docs" / "validation.md"
+
+
+def in_source_checkout() -> bool:
+    """True when running from the repository (editable install), where the report and the
+    calibration have default homes; an installed wheel writes only where it is told."""
+    return (_ROOT / "pyproject.toml").is_file() and DOC_PATH.parent.is_dir()
 
 
 # --------------------------------------------------------------------------------------
@@ -659,11 +665,19 @@ def validate_runs(*, calibrate_: bool = False, check: bool = False,
                   calibration_file: str | Path | None = None) -> int:
     """The ``roofline validate-runs`` command: evaluate, optionally refit, write the report.
 
-    Returns the exit status: 1 when an ideal bound is violated, when a kind's median error
-    is outside its guard, or (with ``check``) when the report on disk is out of date.
+    Files are written only where told: the report to ``out`` and the calibration to
+    ``calibration_file``; in a source checkout they default to docs/validation.md and
+    roofline/engine/efficiency.yaml, elsewhere the report is not written and ``calibrate_``
+    needs ``calibration_file``. Returns the exit status: 1 when an ideal bound is
+    violated, when a kind's median error is outside its guard, or (with ``check``) when
+    the report on disk is out of date.
     """
     from roofline.engine.efficiency import calibration
 
+    source = in_source_checkout()
+    if calibrate_ and calibration_file is None and not source:
+        raise SpecError([Problem("--calibrate outside a source checkout needs "
+                                 "--calibration-output PATH", field="calibration_file")])
     cs = load_cases(cases)
     fit = None
     if calibrate_:
@@ -673,9 +687,11 @@ def validate_runs(*, calibrate_: bool = False, check: bool = False,
         calibration.cache_clear()
         print(f"wrote {path}")
     report = build_report(cs, fit=fit)
-    doc = Path(out) if out else DOC_PATH
+    doc = Path(out) if out else (DOC_PATH if source else None)
     status = 0
-    if check:
+    if doc is None:
+        print("report not written (pass --output PATH to write it)")
+    elif check:
         current = doc.read_text(encoding="utf-8") if doc.is_file() else ""
         if current != report.markdown:
             print(f"{doc} is out of date: run `roofline validate-runs`")
