@@ -12,6 +12,7 @@ False
 """
 
 from roofline._version import __version__
+from roofline.broadcasting import grid
 from roofline.engine.capacity import FitResult, fit, search_layouts
 from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
@@ -67,6 +68,7 @@ __all__ = [
     "fit",
     "from_hf_config",
     "get_precision",
+    "grid",
     "infer",
     "list_chips",
     "list_models",

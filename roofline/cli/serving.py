@@ -40,8 +40,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
                  "ep", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
-                 "tpot_high_s", "e2e_s", "tokens_per_s_per_request", "decode_tokens_per_s",
-                 "decode_tokens_per_s_low", "decode_tokens_per_s_high",
+                 "tpot_high_s", "e2e_s", "request_tokens_per_s", "decode_tokens_per_s",
+                 "decode_low_tokens_per_s", "decode_high_tokens_per_s",
+                 "output_tokens_per_s",
                  "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
                  "prefill_bound", "weights_bytes", "kv_cache_bytes", "activation_bytes",
                  "reserve_bytes", "memory_bytes", "memory_fraction", "fits", "max_batch",
@@ -87,7 +88,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
-    cols = ["chip", "fits", "chips_needed", "tp", "pp", "tpot_s", "output_tokens_per_s",
+    cols = ["chip", "fits", "chips_needed", "tp", "pp", "tpot_s", "decode_tokens_per_s",
             "usd_per_m_input_tokens", "usd_per_m_output_tokens", "joules_per_output_token",
             "note"]
     print_result(res, cols)
