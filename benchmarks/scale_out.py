@@ -5,9 +5,9 @@
 For one grid of serving scenarios (Llama-3.1-70B on H100; batch x prompt x output x tp
 x pp), each run ``ROWS:WORKERS`` times a top-10 reduction (fastest layouts by TPOT among
 those that fit) on a LocalCluster of WORKERS single-threaded worker processes, records
-the client process's peak resident memory (the grid never exists on the client: tasks carry axes and a row
-range), and, for comparison, the local path (``roofline.sweep`` without a client) on
-the largest grid that it can hold in memory (``--local-rows``).
+the client process's peak resident memory (the grid never exists on the client: tasks
+carry axes and a row range), and, for comparison, the local path (``roofline.sweep``
+without a client) on a grid that it can hold in memory (``--local-rows``).
 """
 
 from __future__ import annotations

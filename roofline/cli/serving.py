@@ -133,3 +133,25 @@ def cmd_cost(args: argparse.Namespace) -> int:
     print_result(res, ("model", "chip", "precision", "batch", "tp", "pp", "ep", "ttft_s",
                         "tpot_s", "decode_tokens_per_s", *costs))
     return 0
+
+
+FRONTIER_COLUMNS = ("mode", "tp", "dp", "ep", "batch", "draft_tokens", "xpyd",
+                    "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user", "ttft_s",
+                    "tpot_s", "usd_per_m_output_tokens")
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Pareto front of tokens/s per chip vs per user (``roofline.frontier``)."""
+    disagg = True if args.disaggregated else (False if args.aggregated else None)
+    res = api.frontier(args.model, args.chip, count=args.count, prompt_len=args.prompt_len,
+                       output_len=args.output_len, workload=args.workload,
+                       precision=precision_arg(args.precision), disaggregated=disagg,
+                       max_ttft_s=args.max_ttft_s,
+                       max_tpot_s=None if args.max_tpot_ms is None else args.max_tpot_ms / 1e3,
+                       cache_hit=args.cache_hit, speculation=args.speculation,
+                       usd_per_chip_hour=args.usd_per_chip_hour)
+    if args.json:
+        print_json({"points": records(res.frame), "assumptions": res.assumptions})
+        return 0
+    print_result(res, FRONTIER_COLUMNS)
+    return 0
