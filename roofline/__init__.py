@@ -12,11 +12,13 @@ False
 """
 
 from roofline._version import __version__
+from roofline.broadcasting import grid
 from roofline.engine.capacity import FitResult, fit, search_layouts
 from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
 from roofline.engine.context import context
 from roofline.engine.efficiency import Efficiency, efficiency_for
+from roofline.engine.frontier import FrontierResult, frontier
 from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
 from roofline.engine.precision import RECIPES, Precision, get_precision
@@ -48,6 +50,7 @@ __all__ = [
     "Dtype",
     "Efficiency",
     "FitResult",
+    "FrontierResult",
     "InferenceResult",
     "ModelSpec",
     "ParamCount",
@@ -66,7 +69,9 @@ __all__ = [
     "expected_tokens_per_step",
     "fit",
     "from_hf_config",
+    "frontier",
     "get_precision",
+    "grid",
     "infer",
     "list_chips",
     "list_models",

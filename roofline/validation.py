@@ -11,7 +11,7 @@ in the unit the source publishes:
 - ``memory``: a streaming kernel moving ``streams`` x ``buffer_bytes`` (STREAM's convention:
   bytes read plus bytes written), reported as bytes/s.
 - ``serving``: :func:`infer`, output tokens per second of the whole system
-  (``throughput_tokens_per_s``: batch x output / (prefill + decode)); a batch of
+  (``output_tokens_per_s``: batch x output / (prefill + decode)); a batch of
   ``{fit: true, cap: N}`` is the largest that fits in memory, at most N.
 - ``training``: :func:`train`, tokens per second converted into the source's unit with the
   source's own FLOP count (``convention``: ``megatron`` = Narayanan et al. 2021 eq. 3 with
@@ -216,7 +216,7 @@ def _predict_serving(case: Case, eff: Efficiency) -> tuple[float, float, tuple[s
     batch, why = _serving_batch(s, kwargs)
     r = infer(**kwargs, batch=batch, efficiency=_eff_kwargs(eff))
     notes = tuple(x for x in (why, "" if bool(r["fits"]) else "does not fit in memory") if x)
-    return (float(r["throughput_tokens_per_s"]), float(r["throughput_tokens_per_s_ideal"]),
+    return (float(r["output_tokens_per_s"]), float(r["output_ideal_tokens_per_s"]),
             notes)
 
 

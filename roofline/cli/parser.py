@@ -155,6 +155,28 @@ def add_context(add: Adder) -> None:
     p.add_argument("--words-per-page", type=float, default=500.0)
 
 
+def add_frontier(add: Adder) -> None:
+    p = add("frontier", "serving:cmd_frontier", "throughput-interactivity frontier: tokens/s "
+            "per chip vs per user over every serving configuration")
+    _model_chip(p)
+    p.add_argument("--count", type=int, required=True, help="chips available")
+    p.add_argument("--prompt-len", type=int, help="prompt tokens (default: the workload's)")
+    p.add_argument("--output-len", type=int, help="output tokens (default: the workload's)")
+    p.add_argument("--workload", choices=["chat", "long", "reasoning", "rag"],
+                   help="preset lengths: chat 1k/1k, long 8k/1k, reasoning 1k/3498, rag 32k/512")
+    p.add_argument("--precision", help=PRECISION_HELP)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--disaggregated", action="store_true", help="only prefill/decode pools")
+    mode.add_argument("--aggregated", action="store_true", help="only one pool per replica")
+    p.add_argument("--max-ttft-s", type=float, help="time-to-first-token target")
+    p.add_argument("--max-tpot-ms", type=float, help="time-per-output-token target")
+    p.add_argument("--cache-hit", type=float, default=0.0, help="prefix-cache hit share")
+    p.add_argument("--speculation", choices=["auto", "off", "mtp"], default="auto",
+                   help="auto: MTP where the model has it")
+    p.add_argument("--usd-per-chip-hour", type=float, help="override the catalog price")
+    p.set_defaults(progress="searching serving configurations")
+
+
 def add_tools(add: Adder) -> None:
     p = add("serve", "tools:cmd_serve", "start the browser dashboard (needs the dashboard "
             "extra)", json_flag=False)
@@ -178,7 +200,8 @@ def add_tools(add: Adder) -> None:
 
 
 COMMANDS: tuple[Callable[[Adder], None], ...] = (
-    add_catalog, add_infer, add_fit, add_cost, add_train, add_compare, add_context, add_tools)
+    add_catalog, add_infer, add_fit, add_cost, add_train, add_compare, add_context,
+    add_frontier, add_tools)
 
 
 def build_parser() -> Parser:

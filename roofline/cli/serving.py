@@ -40,8 +40,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
                  "ep", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
-                 "tpot_high_s", "e2e_s", "tokens_per_s_per_request", "decode_tokens_per_s",
-                 "decode_tokens_per_s_low", "decode_tokens_per_s_high",
+                 "tpot_high_s", "e2e_s", "request_tokens_per_s", "decode_tokens_per_s",
+                 "decode_low_tokens_per_s", "decode_high_tokens_per_s",
+                 "output_tokens_per_s",
                  "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
                  "prefill_bound", "weights_bytes", "kv_cache_bytes", "activation_bytes",
                  "reserve_bytes", "memory_bytes", "memory_fraction", "fits", "max_batch",
@@ -87,7 +88,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
-    cols = ["chip", "fits", "chips_needed", "tp", "pp", "tpot_s", "output_tokens_per_s",
+    cols = ["chip", "fits", "chips_needed", "tp", "pp", "tpot_s", "decode_tokens_per_s",
             "usd_per_m_input_tokens", "usd_per_m_output_tokens", "joules_per_output_token",
             "note"]
     print_result(res, cols)
@@ -131,4 +132,26 @@ def cmd_cost(args: argparse.Namespace) -> int:
         return 0
     print_result(res, ("model", "chip", "precision", "batch", "tp", "pp", "ep", "ttft_s",
                         "tpot_s", "decode_tokens_per_s", *costs))
+    return 0
+
+
+FRONTIER_COLUMNS = ("mode", "tp", "dp", "ep", "batch", "draft_tokens", "xpyd",
+                    "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user", "ttft_s",
+                    "tpot_s", "usd_per_m_output_tokens")
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Pareto front of tokens/s per chip vs per user (``roofline.frontier``)."""
+    disagg = True if args.disaggregated else (False if args.aggregated else None)
+    res = api.frontier(args.model, args.chip, count=args.count, prompt_len=args.prompt_len,
+                       output_len=args.output_len, workload=args.workload,
+                       precision=precision_arg(args.precision), disaggregated=disagg,
+                       max_ttft_s=args.max_ttft_s,
+                       max_tpot_s=None if args.max_tpot_ms is None else args.max_tpot_ms / 1e3,
+                       cache_hit=args.cache_hit, speculation=args.speculation,
+                       usd_per_chip_hour=args.usd_per_chip_hour)
+    if args.json:
+        print_json({"points": records(res.frame), "assumptions": res.assumptions})
+        return 0
+    print_result(res, FRONTIER_COLUMNS)
     return 0
