@@ -13,7 +13,7 @@ from roofline.cli.output import print_json, print_table, records
 from roofline.errors import SpecError
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text
 from roofline.specs.model import ModelSpec
 from roofline.views.format import count, si
