@@ -50,6 +50,20 @@ def variant(name: str, which: str) -> str:
     return f"{name}_{which}"
 
 
+def constant_category(value: Any, n: int) -> pd.Categorical:
+    """``n`` copies of ``value`` as a one-category Categorical (one byte per row)."""
+    codes: np.ndarray[tuple[Any, ...], np.dtype[np.int8]] = np.zeros(n, dtype=np.int8)
+    return pd.Categorical.from_codes(codes, categories=pd.Index([value]))
+
+
+def column_after(frame: pd.DataFrame, name: str) -> int:
+    """The position just after column ``name`` (for ``frame.insert``)."""
+    loc = frame.columns.get_loc(name)
+    if not isinstance(loc, int):
+        raise ValueError(f"column {name!r} is not unique")
+    return loc + 1
+
+
 def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.DataFrame:
     """A DataFrame with one row per element of ``shape`` from scalars and arrays that
     broadcast to it (flattened in C order), built for speed at a million rows: numeric
@@ -68,7 +82,7 @@ def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.Da
         elif arr.dtype.kind == "b":
             other[k] = np.broadcast_to(arr, shape).reshape(n)
         elif arr.ndim == 0:
-            other[k] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [arr.item()])
+            other[k] = constant_category(arr.item(), n)
         else:
             other[k] = pd.Categorical(np.broadcast_to(arr.astype(object), shape).reshape(n))
     block = np.empty((len(numeric), n))
@@ -107,10 +121,10 @@ def with_aliases(frame: pd.DataFrame, **typed: Any) -> pd.DataFrame:
             continue
         canonical = frame[name]
         if isinstance(given, str) and not given.endswith((".yaml", ".yml", ".json")):
-            alias: Any = pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [given])
+            alias: Any = constant_category(given, len(frame))
         else:
             alias = canonical.copy()
-        frame.insert(frame.columns.get_loc(name) + 1, f"{name}_alias", alias)
+        frame.insert(column_after(frame, name), f"{name}_alias", alias)
     return frame
 
 
@@ -135,11 +149,10 @@ class Result:
 
     def __init__(self, frame: pd.DataFrame | Result,
                  assumptions: Mapping[str, Any] | None = None) -> None:
-        if isinstance(frame, Result):
-            frame = frame.frame
-        self.frame = integer_columns(frame)
+        table = frame.frame if isinstance(frame, Result) else frame
+        self.frame: pd.DataFrame = integer_columns(table)
         self.frame.attrs["assumptions"] = dict(
-            assumptions if assumptions is not None else frame.attrs.get("assumptions", {}))
+            assumptions if assumptions is not None else table.attrs.get("assumptions", {}))
 
     @property
     def assumptions(self) -> dict[str, Any]:
@@ -159,7 +172,8 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``rows`` (one per scenario) and ``assumptions``; a single
         scenario's columns are at the top level."""
-        rows = [{k: _clean(v) for k, v in r.items()} for r in self.frame.to_dict("records")]
+        rows = [{str(k): _clean(v) for k, v in r.items()}
+                for r in self.frame.to_dict("records")]
         if len(rows) == 1:
             return {**rows[0], "assumptions": self.assumptions}
         return {"rows": rows, "assumptions": self.assumptions}
@@ -196,7 +210,7 @@ class Result:
 
         if "capacity_bytes" in self.frame and "weights_bytes" in self.frame:
             return plots.memory_figure(plots.memory_bars(self.frame), **kwargs)
-        usd = {c: c.removeprefix("usd_per_m_").replace("_", " ") for c in self.frame
+        usd = {c: c.removeprefix("usd_per_m_").replace("_", " ") for c in map(str, self.frame)
                if c.startswith("usd_per_m_")}
         if usd and "chip" in self.frame:
             return plots.cost_figure(self.frame, usd, title="$ per 1M tokens", **kwargs)

@@ -75,7 +75,7 @@ def run(chunk: Chunk) -> pd.DataFrame:
 def gather(client: Any, chunks: Sequence[Chunk]) -> pd.DataFrame:
     """Run ``chunks`` as tasks on ``client``'s workers (each builds its own slice of the
     grid) and concatenate their tables here, in order: the whole table on the client."""
-    frames = client.gather(client.map(run, list(chunks), pure=False))
+    frames: list[pd.DataFrame] = client.gather(client.map(run, list(chunks), pure=False))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
@@ -96,7 +96,8 @@ def scenarios(models: Any, chips: Any, *, purpose: Purpose = "serve",
     meta = clear_known_categories(run(Chunk(first.purpose, first.model, first.chip,
                                             first.precision, first.axes, 0, 1,
                                             first.fixed)).iloc[:0])
-    return dd.from_map(run, chunks, meta=meta, enforce_metadata=False)
+    table: dd.DataFrame = dd.from_map(run, chunks, meta=meta, enforce_metadata=False)
+    return table
 
 
 def _only_fit(frame: pd.DataFrame, only_fit: bool) -> pd.DataFrame:

@@ -146,13 +146,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _validate_one(f)
         except SpecError as e:
             problems.extend(e.problems)
-    for p in problems:
-        print(p, file=sys.stderr)
+    for problem in problems:
+        print(problem, file=sys.stderr)
     print(f"{len(files)} file(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    kind = {"chip": Chip, "model": ModelSpec}[args.kind]
+    kind: type[Chip] | type[ModelSpec] = Chip if args.kind == "chip" else ModelSpec
     print_json(kind.model_json_schema())
     return 0

@@ -15,7 +15,7 @@ from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_devic
 from roofline.engine.precision import get_precision
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.errors import SpecError
-from roofline.results import Result, with_aliases
+from roofline.results import Result, column_after, with_aliases
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -108,7 +108,7 @@ def _serve(m: ModelSpec, c: Chip, count: int | None, kw: dict[str, Any],
             ok = ok[ok["chips_for_target"] <= count]
     if ok.empty:
         return table, None, None
-    best = ok.iloc[0].to_dict()
+    best = {str(k): v for k, v in ok.iloc[0].to_dict().items()}
     chips = int(best.get("chips_for_target", best["chips_per_replica"]))
     return table, best, chips
 
@@ -135,14 +135,14 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
               output_len=output_len, seq_len=seq_len, global_batch=global_batch,
               max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
               min_tokens_per_s=min_tokens_per_s, **kwargs)
-    if count is None or np.ndim(count) == 0:
+    if count is None or not isinstance(count, Sequence | np.ndarray):
         return _fit_one(model, chip, None if count is None else int(count), purpose, **kw)
     counts = [int(n) for n in np.ravel(count)]
     if not counts:
         raise SpecError("count must be a chip count or a non-empty list of them")
     answers = [_fit_one(model, chip, n, purpose, **kw) for n in counts]
     frame = pd.concat([a.frame for a in answers], ignore_index=True)
-    frame.insert(frame.columns.get_loc("fits") + 1, "layout", [
+    frame.insert(column_after(frame, "fits"), "layout", [
         ", ".join(f"{k}={v}" for k, v in a.assumptions.get("layout", {}).items()) or None
         for a in answers])
     layouts = pd.concat([a.layouts.assign(count=n) for a, n in zip(answers, counts,
@@ -250,10 +250,12 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
             return (f"weights need {si(weights, 'B')} at {plabel}; {count} x {si(cap, 'B')} "
                     f"leaves {si(room - weights, 'B')} after the runtime reserve")
     if not table.empty and "memory_bytes" in table:
-        valid = table[table.get("valid", True) == True]  # noqa: E712 - pandas mask
+        mask = table["valid"].astype(bool) if "valid" in table else pd.Series(True, table.index)
+        valid = table.loc[mask]
         if not valid.empty:
             best = valid.sort_values("memory_bytes").iloc[0]
-            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
+            row = {str(k): v for k, v in best.items()}
+            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(row).items() if v)
             lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "pp", "ep", "dp")
                             if k in best)
             verdict = (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "

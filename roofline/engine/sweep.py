@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from roofline.errors import SpecError
-from roofline.results import Result
+from roofline.results import Result, constant_category
 
 Purpose = Literal["serve", "train"]
 #: Rows per engine call: ~1 GB of working memory on the serving engine.
@@ -71,9 +71,9 @@ def _run_chunk(purpose: Purpose, model: Any, chip: Any, precision: Any,
                grid: Mapping[str, np.ndarray], fixed: Mapping[str, Any]) -> pd.DataFrame:
     """One vectorised engine call over a slice of the grid."""
     res = _engine(purpose)(model, chip, precision=precision, **grid, **fixed)
-    frame = res.frame
-    frame.insert(0, "purpose", pd.Categorical.from_codes(np.zeros(len(frame), np.int8),
-                                                          [purpose]))
+    frame: pd.DataFrame = res.frame
+    frame.insert(0, "purpose", pd.Series(constant_category(purpose, len(frame)),
+                                         index=frame.index))
     return frame
 
 
@@ -82,7 +82,8 @@ class _Progress:
 
     def __init__(self, total: int, enabled: bool | None) -> None:
         self.total, self.done, self.enabled = total, 0, enabled
-        self.start, self.bar = time.perf_counter(), None
+        self.start = time.perf_counter()
+        self.bar: Any = None  # a tqdm bar once shown
 
     def update(self, rows: int) -> None:
         self.done += rows

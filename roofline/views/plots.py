@@ -152,12 +152,12 @@ def operator_points(ops: pd.DataFrame) -> pd.DataFrame:
 def _operator_trace(ops: pd.DataFrame, phase: str) -> go.Scatter:
     pts = operator_points(ops)
     hover = [
-        f"<b>{r.operator}</b> ({phase}, {r.layers} layers, {r.dtype})<br>"
-        f"FLOPs {si(r.flops, 'FLOP')}<br>bytes {si(r.bytes, 'B')}<br>"
-        f"intensity {r.intensity_flop_per_byte:.3g} FLOP/B<br>"
-        f"time {seconds(r.time_s)} ({r.bound}-bound)<br>"
-        f"attains {si(r.attained_flops_per_s, 'FLOP/s')}"
-        for r in pts.itertuples()
+        f"<b>{r['operator']}</b> ({phase}, {r['layers']} layers, {r['dtype']})<br>"
+        f"FLOPs {si(r['flops'], 'FLOP')}<br>bytes {si(r['bytes'], 'B')}<br>"
+        f"intensity {r['intensity_flop_per_byte']:.3g} FLOP/B<br>"
+        f"time {seconds(r['time_s'])} ({r['bound']}-bound)<br>"
+        f"attains {si(r['attained_flops_per_s'], 'FLOP/s')}"
+        for r in pts.to_dict("records")
     ]
     style = PHASE_STYLE.get(phase, {"symbol": "square", "color": "#333"})
     return go.Scatter(
@@ -223,7 +223,7 @@ class MemoryBar:
 
     def part(self, key: str) -> float:
         v = self.parts_bytes.get(key, self.parts_bytes.get(f"{key}_bytes"))
-        return float(v) if _finite(v) else 0.0
+        return float(v) if v is not None and _finite(v) else 0.0
 
     @property
     def total_bytes(self) -> float:
