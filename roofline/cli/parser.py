@@ -61,6 +61,15 @@ def add_catalog(add: Adder) -> None:
         "(exit 1 when any has a problem)", json_flag=False).add_argument("paths", nargs="+")
     add("schema", "catalog:cmd_schema", "print the JSON Schema of a spec kind",
         json_flag=False).add_argument("kind", choices=["chip", "model"])
+    p = add("import-hf", "catalog:cmd_import_hf", "write a Hugging Face config.json as a "
+            "model YAML", json_flag=False)
+    p.add_argument("config", help="path to config.json (read locally)")
+    p.add_argument("-o", "--output", help="YAML to write, e.g. models/NAME.yaml (default: "
+                   "print it)")
+    p.add_argument("--as", metavar="FAMILY", help="map an unsupported model_type as this "
+                   "family (e.g. llama); every assumption is listed in the file")
+    p.add_argument("--name", help="model name (default: the output file's stem)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
 
 
 def add_infer(add: Adder) -> None:
