@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 import roofline
 from roofline.cli import main
@@ -106,11 +107,13 @@ def test_progress_is_off_when_stderr_is_not_a_terminal(capsys):
 
 def test_validate_runs_writes_only_where_told(tmp_path, monkeypatch, capsys):
     from roofline import validation
+    from roofline.validation import run
 
-    monkeypatch.setattr(validation, "in_source_checkout", lambda: False)  # an installed wheel
+    monkeypatch.setattr(run, "in_source_checkout", lambda: False)  # an installed wheel
     before = validation.DOC_PATH.read_text()
-    cases = validation.validation_dir()
-    one = sorted(cases.glob("*.yaml"))[0]
+    one = tmp_path / "one.yaml"
+    one.write_text(yaml.safe_dump([validation.load_cases()[0].model_dump(mode="json",
+                                                                          exclude_none=True)]))
     main(["validate-runs", "--cases", str(one)])
     assert "report not written (pass --output PATH" in capsys.readouterr().out
     assert validation.DOC_PATH.read_text() == before
@@ -118,5 +121,4 @@ def test_validate_runs_writes_only_where_told(tmp_path, monkeypatch, capsys):
     assert "--calibration-output" in capsys.readouterr().err
     report = tmp_path / "report.md"
     main(["validate-runs", "--cases", str(one), "--output", str(report)])
-    first_id = validation.load_cases(one)[0].id
-    assert f"`{first_id}`" in report.read_text() or first_id in report.read_text()
+    assert validation.load_cases(one)[0].id in report.read_text()
