@@ -13,6 +13,7 @@ import pytest
 
 import roofline
 from roofline import cli
+from roofline.cli.parser import EXIT_DOES_NOT_FIT, EXIT_OK
 from roofline.dashboard import app as dash_app
 from roofline.dashboard import components as ui
 from roofline.dashboard.pages import PAGES, fit
@@ -83,10 +84,10 @@ def test_fit_verdict_is_the_cli_verdict(binding, capsys):
     page_kw, argv = CASES[binding]
     values = fit_values(**page_kw)
     verdict = fit.compute(values, None).outputs[0]
-    assert cli.main(["fit", *argv, "--batch", str(values["batch"]), "--prompt-len",
-                     str(values["prompt"]), "--output-len", str(values["output"]),
-                     "--json"]) in (0, None)
+    rc = cli.main(["fit", *argv, "--batch", str(values["batch"]), "--prompt-len",
+                   str(values["prompt"]), "--output-len", str(values["output"]), "--json"])
     want = json.loads(capsys.readouterr().out)
+    assert rc == (EXIT_OK if want["fits"] else EXIT_DOES_NOT_FIT)
     assert want["binding"] == binding
     assert find(verdict, "fit-reason").children == want["reason"]
     line = find(verdict, "fit-verdict-line")
