@@ -17,6 +17,7 @@ import pytest
 import roofline
 from roofline.engine.params import count_params
 from roofline.engine.precision import get_precision
+from roofline.errors import SpecError
 from roofline.specs.hf import FAMILIES, import_hf_config
 from roofline.specs.units import parse_quantity
 
@@ -205,3 +206,16 @@ def test_every_fixture_costs_through_the_engine() -> None:
         f = roofline.infer(p, "h200", batch=1, prompt_len=256, output_len=16).frame.iloc[0]
         for col in ("ttft_s", "tpot_s", "memory_bytes"):
             assert math.isfinite(f[col]) and f[col] > 0, (p.stem, col)
+
+
+def test_per_layer_moe_lists() -> None:
+    """HunYuan gives top-k, expert width and shared experts per layer: 32 equal entries
+    read as one value; lists that differ are refused, naming the field."""
+    imp = import_hf_config(DATA / "hunyuan-a13b.json")
+    moe = imp.spec.moe
+    assert (moe.num_experts, moe.num_experts_per_tok, moe.moe_intermediate_size) == (64, 8, 3072)
+    assert moe.n_shared_experts == 1 and moe.shared_intermediate == 3072
+    cfg = json.loads((DATA / "hunyuan-a13b.json").read_text())
+    cfg["moe_topk"] = [8] * 31 + [4]
+    with pytest.raises(SpecError, match="moe_topk"):
+        import_hf_config(cfg)
