@@ -11,20 +11,19 @@ arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame under
 False
 """
 
-from roofline.engine.capacity import FitResult, fit, search_layouts
-from roofline.engine.cluster import Cluster, load_cluster, make_cluster
-from roofline.engine.compare import compare
-from roofline.engine.context import context
-from roofline.engine.efficiency import Efficiency, efficiency_for
-from roofline.engine.inference import InferenceResult, infer
-from roofline.engine.params import ParamCount, count_params
-from roofline.engine.precision import RECIPES, Precision, get_precision
-from roofline.engine.serving import continuous, decode_crossover_batch
-from roofline.engine.serving_layouts import search_serving_layouts
-from roofline.engine.speculative import expected_tokens_per_step, speculative
-from roofline.engine.sweep import sweep
-from roofline.engine.training import TrainingResult, search_training_layouts, train
-from roofline.engine.training_flops import compute_optimal, training_compute
+from roofline.engine.network.cluster import Cluster, load_cluster, make_cluster
+from roofline.engine.planning.compare import compare
+from roofline.engine.planning.context import context
+from roofline.engine.planning.fit import FitResult, fit, search_layouts
+from roofline.engine.planning.serving_layouts import search_serving_layouts
+from roofline.engine.planning.sweep import sweep
+from roofline.engine.scenario.precision import RECIPES, Precision, get_precision
+from roofline.engine.serving.batching import continuous, decode_crossover_batch
+from roofline.engine.serving.inference import InferenceResult, infer
+from roofline.engine.serving.speculative import expected_tokens_per_step, speculative
+from roofline.engine.timing.efficiency import Efficiency, efficiency_for
+from roofline.engine.training.flops import compute_optimal, training_compute
+from roofline.engine.training.run import TrainingResult, search_training_layouts, train
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs import (
@@ -38,6 +37,7 @@ from roofline.specs import (
     load_chip,
     load_model,
 )
+from roofline.specs.params import ParamCount, count_params
 
 __version__ = "0.1.0"
 

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 import roofline as api
-from roofline.engine.cost import price_note, serving_costs
-from roofline.engine.precision import RECIPES
+from roofline.engine.scenario.precision import RECIPES
+from roofline.engine.timing.cost import price_note, serving_costs
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
@@ -315,8 +315,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_train_cost(args: argparse.Namespace) -> int:
-    from roofline.engine.cost import EnergyAssumptions
-    from roofline.engine.training import train
+    from roofline.engine.timing.cost import EnergyAssumptions
+    from roofline.engine.training.run import train
 
     if args.count is None or args.tokens is None:
         raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate-runs", cmd_validate_runs, "backtest the engine against published "
             "measurements; regenerate docs/validation.md", json_flag=False)
     p.add_argument("--calibrate", action="store_true", help="refit the efficiency defaults "
-                   "first (writes roofline/engine/efficiency.yaml)")
+                   "first (writes roofline/engine/timing/efficiency.yaml)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; fail when docs/validation.md is out of date")
     p.add_argument("--cases", help="case file or folder (default: validation/)")

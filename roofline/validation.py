@@ -24,9 +24,9 @@ peak, a bandwidth) or the model (counting too much work) is wrong.
 Calibration (:func:`calibrate`) fits matmul, memory and network efficiency per chip vendor,
 minimising the sum over the vendor's cases of a Huber loss of log(expected / measured)
 (squared within ``HUBER_DELTA``, linear beyond) plus a pull towards the hand-set priors of
-:mod:`roofline.engine.efficiency` (``PRIOR_WEIGHT`` x log(value / prior)^2 per factor),
+:mod:`roofline.engine.timing.efficiency` (``PRIOR_WEIGHT`` x log(value / prior)^2 per factor),
 within plausible ``BOUNDS``, by cyclic golden-section search in log space. It writes
-``roofline/engine/efficiency.yaml``, with the 10th-90th percentile band of measured /
+``roofline/engine/timing/efficiency.yaml``, with the 10th-90th percentile band of measured /
 expected per workload kind. Nothing is tuned per case.
 """
 
@@ -43,7 +43,9 @@ import pandas as pd
 import yaml
 from pydantic import Field
 
-from roofline.engine.efficiency import (
+from roofline.engine.operators.table import Op
+from roofline.engine.serving.inference import infer
+from roofline.engine.timing.efficiency import (
     CALIBRATION_FILE,
     IDEAL,
     PRIOR_BY_VENDOR,
@@ -51,11 +53,9 @@ from roofline.engine.efficiency import (
     Efficiency,
     default_efficiency,
 )
-from roofline.engine.inference import infer
-from roofline.engine.operators import Op
-from roofline.engine.timing import time_op
-from roofline.engine.training import train
-from roofline.engine.training_flops import megatron_flops_per_iteration, model_flops_per_token
+from roofline.engine.timing.roofline import time_op
+from roofline.engine.training.flops import megatron_flops_per_iteration, model_flops_per_token
+from roofline.engine.training.run import train
 from roofline.errors import SpecError
 from roofline.specs.catalog import catalog_dir, load_chip, load_model
 from roofline.specs.common import Strict
@@ -551,7 +551,7 @@ def render(cases: Sequence[Case], before: pd.DataFrame, after: pd.DataFrame,
         "model FLOPs).",
         "",
         "Regenerate with `roofline validate-runs`; refit the efficiency defaults with "
-        "`roofline validate-runs --calibrate` (writes roofline/engine/efficiency.yaml).",
+        "`roofline validate-runs --calibrate` (writes roofline/engine/timing/efficiency.yaml).",
         "",
         "## Summary",
         "",
@@ -565,7 +565,7 @@ def render(cases: Sequence[Case], before: pd.DataFrame, after: pd.DataFrame,
         "Fitted per chip vendor by minimising a Huber loss of log(expected / measured) "
         f"(quadratic within +-{HUBER_DELTA:g}, linear beyond) over the vendor's cases, "
         f"with a pull of weight {PRIOR_WEIGHT:g} per factor towards the "
-        "hand-set priors of roofline/engine/efficiency.py (so a factor the cases barely "
+        "hand-set priors of roofline/engine/timing/efficiency.py (so a factor the cases barely "
         "constrain stays near its prior).",
         "",
         "| vendor | cases | matmul | memory | network | priors (matmul / memory / network) |",
@@ -638,7 +638,7 @@ class Report:
 def build_report(cases: Sequence[Case] | None = None, *, fit: Fit | None = None) -> Report:
     """Evaluate ``cases`` (default: the shipped set) at the priors and at the calibrated
     defaults (or at ``fit``) and render the report."""
-    from roofline.engine.efficiency import Band, calibration
+    from roofline.engine.timing.efficiency import Band, calibration
 
     cs = list(cases) if cases is not None else load_cases()
     vendors = sorted({load_chip(c.chip).vendor for c in cs})
@@ -662,7 +662,7 @@ def validate_runs(*, calibrate_: bool = False, check: bool = False,
     Returns the exit status: 1 when an ideal bound is violated, when a kind's median error
     is outside its guard, or (with ``check``) when the report on disk is out of date.
     """
-    from roofline.engine.efficiency import calibration
+    from roofline.engine.timing.efficiency import calibration
 
     cs = load_cases(cases)
     fit = None

@@ -8,7 +8,7 @@ import pytest
 
 import roofline
 from roofline import validation as v
-from roofline.engine.efficiency import (
+from roofline.engine.timing.efficiency import (
     IDEAL,
     PRIOR_BY_VENDOR,
     band_columns,

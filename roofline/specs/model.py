@@ -11,7 +11,7 @@ from roofline.specs.common import Name, Source, Strict
 from roofline.specs.units import Count
 
 if TYPE_CHECKING:
-    from roofline.engine.params import ParamCount
+    from roofline.specs.params import ParamCount
 
 Mixer = Literal["full_attention", "sliding_attention", "mamba"]
 Ffn = Literal["dense", "moe", "none"]
@@ -226,6 +226,6 @@ class ModelSpec(Strict):
 
     def params(self) -> ParamCount:
         """Parameter counts: total, active per token, embedding, and by component."""
-        from roofline.engine.params import count_params
+        from roofline.specs.params import count_params
 
         return count_params(self)

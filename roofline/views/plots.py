@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from roofline.engine.timing import attainable_flops_per_s
+from roofline.engine.timing.roofline import attainable_flops_per_s
 from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
 from roofline.views.format import seconds, si, value
 
 if TYPE_CHECKING:
-    from roofline.engine.inference import InferenceResult
+    from roofline.engine.serving.inference import InferenceResult
 
 #: Qualitative palette (plotly's default, colour-blind-safe enough for a handful of chips).
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692",

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.cluster import Cluster
-from roofline.engine.efficiency import efficiency_for
-from roofline.engine.forward import forward_time
-from roofline.engine.operators import sliding_window
-from roofline.engine.precision import get_precision
-from roofline.engine.step import AttnWork, Step
+from roofline.engine.network.cluster import Cluster
+from roofline.engine.operators.table import sliding_window
+from roofline.engine.scenario.precision import get_precision
+from roofline.engine.scenario.step import AttnWork, Step
+from roofline.engine.timing.efficiency import efficiency_for
+from roofline.engine.timing.forward import forward_time
 from roofline.results import Result
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip

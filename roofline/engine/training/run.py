@@ -37,22 +37,22 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine import collectives as col
-from roofline.engine.cluster import Cluster
-from roofline.engine.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
-from roofline.engine.efficiency import (
+from roofline.engine.network import collectives as col
+from roofline.engine.network.cluster import Cluster
+from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
+from roofline.engine.operators.table import Op, operator_table, sliding_window
+from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.timing.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
+from roofline.engine.timing.efficiency import (
     Efficiency,
     Mode,
     band_columns,
     efficiency_for,
     uncertainty_band,
 )
-from roofline.engine.forward import layer_allreduces
-from roofline.engine.memory import RUNTIME_RESERVE_BYTES
-from roofline.engine.operators import Op, operator_table, sliding_window
-from roofline.engine.precision import Precision, get_precision
-from roofline.engine.timing import time_op
-from roofline.engine.training_flops import (
+from roofline.engine.timing.forward import layer_allreduces
+from roofline.engine.timing.roofline import time_op
+from roofline.engine.training.flops import (
     NON_LAYER_OPS,
     RECOMPUTE,
     TOKENS_PER_PARAM,
@@ -62,7 +62,7 @@ from roofline.engine.training_flops import (
     training_step,
     utilisation,
 )
-from roofline.engine.training_memory import (
+from roofline.engine.training.memory import (
     MASTER_BYTES,
     RECOMPUTE_CODES,
     get_optimizer,

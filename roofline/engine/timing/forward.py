@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine import collectives as col
-from roofline.engine.cluster import Cluster
-from roofline.engine.efficiency import Efficiency
-from roofline.engine.operators import Op, operator_table
-from roofline.engine.precision import Precision
-from roofline.engine.step import Step
-from roofline.engine.timing import OpTime, time_op
+from roofline.engine.network import collectives as col
+from roofline.engine.network.cluster import Cluster
+from roofline.engine.operators.table import Op, operator_table
+from roofline.engine.scenario.precision import Precision
+from roofline.engine.scenario.step import Step
+from roofline.engine.timing.efficiency import Efficiency
+from roofline.engine.timing.roofline import OpTime, time_op
 from roofline.specs.model import ModelSpec
 
 Array = NDArray[np.float64]

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from roofline.engine.inference import infer
-from roofline.engine.memory import kv_bytes_per_sequence
-from roofline.engine.precision import get_precision
+from roofline.engine.operators.memory import kv_bytes_per_sequence
+from roofline.engine.scenario.precision import get_precision
+from roofline.engine.serving.inference import infer
 from roofline.results import Result
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip

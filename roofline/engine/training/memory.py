@@ -20,16 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.memory import RUNTIME_RESERVE_BYTES
-from roofline.engine.operators import sliding_window
-from roofline.engine.params import (
+from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
+from roofline.engine.operators.table import sliding_window
+from roofline.errors import Problem, SpecError
+from roofline.specs.model import ModelSpec
+from roofline.specs.params import (
     ParamCount,
     norm_params,
     ssm_dt_rank,
     ssm_inner,
 )
-from roofline.errors import Problem, SpecError
-from roofline.specs.model import ModelSpec
 
 Array = NDArray[np.float64]
 

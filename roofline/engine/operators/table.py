@@ -21,11 +21,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.params import ffn_params, norm_params, ssm_dt_rank, ssm_inner
-from roofline.engine.precision import Component, Precision
-from roofline.engine.step import AttnWork, Step
+from roofline.engine.scenario.precision import Component, Precision
+from roofline.engine.scenario.step import AttnWork, Step
 from roofline.specs.dtypes import Dtype
 from roofline.specs.model import ModelSpec
+from roofline.specs.params import ffn_params, norm_params, ssm_dt_rank, ssm_inner
 
 Array = NDArray[np.float64]
 OpKind = Literal["matmul", "attention", "memory"]

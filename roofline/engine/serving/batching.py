@@ -18,19 +18,19 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.cluster import Cluster
-from roofline.engine.efficiency import Efficiency, efficiency_for
-from roofline.engine.forward import forward_time
-from roofline.engine.inference import layout_reasons
-from roofline.engine.memory import (
+from roofline.engine.network.cluster import Cluster
+from roofline.engine.operators.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
     kv_bytes_per_sequence,
     weight_bytes_per_device,
 )
-from roofline.engine.operators import sliding_window
-from roofline.engine.precision import Precision, get_precision
-from roofline.engine.step import AttnWork, Step
+from roofline.engine.operators.table import sliding_window
+from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.step import AttnWork, Step
+from roofline.engine.serving.inference import layout_reasons
+from roofline.engine.timing.efficiency import Efficiency, efficiency_for
+from roofline.engine.timing.forward import forward_time
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs.catalog import load_chip, load_model

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from roofline.engine.inference import infer
+from roofline.engine.serving.inference import infer
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 from roofline.views.format import si

@@ -11,9 +11,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
-from roofline.engine.precision import get_precision
-from roofline.engine.serving_layouts import search_serving_layouts
+from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
+from roofline.engine.planning.serving_layouts import search_serving_layouts
+from roofline.engine.scenario.precision import get_precision
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs.catalog import load_chip, load_model
@@ -141,7 +141,7 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
     elif purpose == "train":
-        from roofline.engine.training import best_training_layout, search_training_layouts
+        from roofline.engine.training.run import best_training_layout, search_training_layouts
 
         gb = global_batch or 1024
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
@@ -234,7 +234,7 @@ def search_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
     if purpose == "serve":
         return search_serving_layouts(m, c, count, **kwargs)
     if purpose == "train":
-        from roofline.engine.training import search_training_layouts
+        from roofline.engine.training.run import search_training_layouts
 
         if count is None:
             raise SpecError("training layouts need count= (chips in the cluster)")

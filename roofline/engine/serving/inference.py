@@ -20,25 +20,25 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.cluster import MAX_CHIPS, Cluster
-from roofline.engine.efficiency import (
+from roofline.engine.network.cluster import MAX_CHIPS, Cluster
+from roofline.engine.operators.memory import (
+    RUNTIME_RESERVE_BYTES,
+    activation_bytes,
+    kv_bytes_per_sequence,
+    weight_bytes_per_device,
+)
+from roofline.engine.operators.table import operator_table, sliding_window
+from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.step import Step
+from roofline.engine.timing.efficiency import (
     Efficiency,
     Mode,
     band_columns,
     efficiency_for,
     uncertainty_band,
 )
-from roofline.engine.forward import ForwardTime, forward_time
-from roofline.engine.memory import (
-    RUNTIME_RESERVE_BYTES,
-    activation_bytes,
-    kv_bytes_per_sequence,
-    weight_bytes_per_device,
-)
-from roofline.engine.operators import operator_table, sliding_window
-from roofline.engine.precision import Precision, get_precision
-from roofline.engine.step import Step
-from roofline.engine.timing import OpTime
+from roofline.engine.timing.forward import ForwardTime, forward_time
+from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
 from roofline.results import Result, frame_from_columns
 from roofline.specs.catalog import load_chip, load_model
@@ -181,10 +181,10 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     at datasheet peak, and an uncertainty band beside each expected time and rate
     (``tpot_low_s`` / ``tpot_high_s``, ``decode_tokens_per_s_low`` / ``_high``, ...: the
     10th-90th percentile of published serving runs around the expected value,
-    :func:`~roofline.engine.efficiency.band_columns`). Assumptions (efficiencies, reserve,
+    :func:`~roofline.engine.timing.efficiency.band_columns`). Assumptions (efficiencies, reserve,
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
-    instead, as :func:`~roofline.engine.training.train` does.
+    instead, as :func:`~roofline.engine.training.run.train` does.
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.operators import SSM_STATE_BYTES, sliding_window
-from roofline.engine.params import ParamCount, ssm_inner
-from roofline.engine.precision import Precision
+from roofline.engine.operators.table import SSM_STATE_BYTES, sliding_window
+from roofline.engine.scenario.precision import Precision
 from roofline.specs.model import ModelSpec
+from roofline.specs.params import ParamCount, ssm_inner
 
 Array = NDArray[np.float64]
 

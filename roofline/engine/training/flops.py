@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.operators import Op, operator_table, sliding_window
-from roofline.engine.precision import RECIPES
-from roofline.engine.step import AttnWork, Step, window_pairs
+from roofline.engine.operators.table import Op, operator_table, sliding_window
+from roofline.engine.scenario.precision import RECIPES
+from roofline.engine.scenario.step import AttnWork, Step, window_pairs
 from roofline.errors import Problem, SpecError
 from roofline.specs.model import ModelSpec
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from roofline.engine.efficiency import Efficiency
-from roofline.engine.operators import Op
+from roofline.engine.operators.table import Op
+from roofline.engine.timing.efficiency import Efficiency
 from roofline.specs.chip import Chip
 
 Array = NDArray[np.float64]

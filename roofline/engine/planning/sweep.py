@@ -50,11 +50,11 @@ def _grid(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _engine(purpose: Purpose) -> Callable[..., Any]:
     if purpose == "serve":
-        from roofline.engine.inference import infer
+        from roofline.engine.serving.inference import infer
 
         return infer
     if purpose == "train":
-        from roofline.engine.training import train
+        from roofline.engine.training.run import train
 
         return train
     raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")

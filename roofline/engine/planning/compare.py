@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from roofline.engine.capacity import fit
-from roofline.engine.cost import EnergyAssumptions, serving_costs
-from roofline.engine.inference import infer
+from roofline.engine.planning.fit import fit
+from roofline.engine.serving.inference import infer
+from roofline.engine.timing.cost import EnergyAssumptions, serving_costs
 from roofline.results import Result
 from roofline.specs.catalog import chips as catalog_chips
 from roofline.specs.catalog import load_chip, load_model

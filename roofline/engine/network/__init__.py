@@ -1,0 +1,1 @@
+"""Stage 3, network: the cluster of chips and links, and collective communication times."""

@@ -1,0 +1,1 @@
+"""Stage 1, the scenario: the workload step and precision recipe a verb is asked about."""
