@@ -8,21 +8,18 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-import roofline as api
-from roofline.engine.scenario.precision import RECIPES
-from roofline.engine.timing.cost import price_note, serving_costs
+import roofline as api  # lazy: the engine and pandas load on a command's first use
 from roofline.errors import SpecError
-from roofline.results import Result
-from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
-from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
-from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text
-from roofline.specs.model import ModelSpec
-from roofline.views.format import count, si, value
+from roofline.formatting import count, si, value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from roofline.results import Result
+    from roofline.specs.chip import Chip
+    from roofline.specs.model import ModelSpec
 
 
 def _json_default(o: Any) -> Any:
@@ -42,7 +39,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def cmd_chips(args: argparse.Namespace) -> int:
-    df = list_chips()
+    import pandas as pd
+
+    df = api.list_chips()
     if args.json:
         _print_json(_records(df))
         return 0
@@ -64,7 +63,9 @@ def cmd_chips(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    df = list_models()
+    import pandas as pd
+
+    df = api.list_models()
     if args.json:
         _print_json(_records(df))
         return 0
@@ -96,7 +97,7 @@ def _params_dict(m: ModelSpec) -> dict[str, Any]:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    m = load_model(args.model)
+    m = api.load_model(args.model)
     d = _params_dict(m)
     if args.json:
         _print_json(d)
@@ -122,13 +123,13 @@ def _chip_dict(c: Chip) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     errors = []
-    for loader in (load_chip, load_model):
+    for loader in (api.load_chip, api.load_model):
         try:
             spec = loader(args.name)
         except SpecError as e:
             errors.append(e)
             continue
-        if isinstance(spec, Chip):
+        if isinstance(spec, api.Chip):
             d = _chip_dict(spec)
         else:
             d = spec.model_dump(mode="json", exclude_none=True)
@@ -144,8 +145,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _validate_one(path: Path) -> None:
+    from roofline.specs.chip import Chip
+    from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text
+    from roofline.specs.model import ModelSpec
+
     if path.suffix == ".json":
-        from_hf_config(path)
+        api.from_hf_config(path)
         return
     kind: type[Chip] | type[ModelSpec]
     if "hardware_specs" in path.parts:
@@ -175,13 +180,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    kind = {"chip": Chip, "model": ModelSpec}[args.kind]
+    kind = {"chip": api.Chip, "model": api.ModelSpec}[args.kind]
     _print_json(kind.model_json_schema())
     return 0
 
 
 def _print_result(res: Result, columns: Sequence[str] | None = None) -> None:
     """A single-scenario result as aligned ``name  value`` lines, then its assumptions."""
+    import pandas as pd
+
     frame = res.frame
     cols = [c for c in (columns or frame.columns) if c in frame]
     if len(frame) == 1:
@@ -214,6 +221,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         return 0
     _print_result(res, INFER_COLUMNS)
     if args.ops:
+        import pandas as pd
+
         ops = res.operators(args.ops)
         print(f"\n{args.ops} operators (expected mode):")
         view = pd.DataFrame({c: [value(c, v) for v in ops[c]] for c in OP_COLUMNS})
@@ -300,7 +309,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=_precision(args.precision),
                     tp=lay["tp"], pp=lay["pp"], ep=lay["ep"])
-    chip = load_chip(args.chip)
+    from roofline.engine.timing.cost import price_note, serving_costs
+
+    chip = api.load_chip(args.chip)
     costs = serving_costs(res.frame, chip, args.usd_per_chip_hour, args.utilisation)
     for k, v in costs.items():
         res.frame[k] = v
@@ -364,6 +375,16 @@ def cmd_validate_runs(args: argparse.Namespace) -> int:
                          out=args.out)
 
 
+class _Help(argparse.HelpFormatter):
+    """Fills ``{recipes}`` only when help is printed, so parsing never loads the engine."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text and "{recipes}" in text:
+            text = text.replace("{recipes}", ", ".join(api.RECIPES))
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofline", description="What an LLM costs on real hardware: specs, params, "
@@ -372,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str,
             json_flag: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=_Help)
         if json_flag:
             p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=func)
@@ -388,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         json_flag=False).add_argument("kind", choices=["chip", "model"])
 
     def workload(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--precision", help=f"recipe: native (default), {', '.join(RECIPES)}")
+        p.add_argument("--precision", help="recipe: native (default), {recipes}")
         p.add_argument("--batch", type=int, default=1, help="sequences per batch")
         p.add_argument("--prompt-len", type=int, default=1024, help="prompt tokens")
         p.add_argument("--output-len", type=int, default=256, help="generated tokens")

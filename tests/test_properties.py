@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 import roofline
 from roofline import SpecError
-from roofline.engine.network.cluster import Cluster
 from roofline.engine.operators.table import operator_table, sliding_window
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import RECIPES, get_precision
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import efficiency_for

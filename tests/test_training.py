@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from roofline.engine.network.cluster import Cluster
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.training.flops import megatron_flops_per_iteration, megatron_gpt
 from roofline.engine.training.run import search_training_layouts, train
 from roofline.errors import SpecError

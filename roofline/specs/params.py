@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from roofline.specs.model import MLA, SSM, Attention, ModelSpec, MoE
+if TYPE_CHECKING:  # the spec types only annotate here; ModelSpec.params() calls in
+    from roofline.specs.model import MLA, SSM, Attention, ModelSpec, MoE
 
 
 def norm_params(m: ModelSpec) -> int:

@@ -1,1 +1,1 @@
-"""Stage 3, network: the cluster of chips and links, and collective communication times."""
+"""Stage 3, network: collective communication times over the scenario's cluster."""

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.network.cluster import Cluster
+from roofline.engine.scenario.cluster import Cluster
 
 Array = NDArray[np.float64]
 Algorithm = Literal["ring", "tree"]

@@ -15,11 +15,11 @@ from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES, weight_bytes
 from roofline.engine.planning.serving_layouts import search_serving_layouts
 from roofline.engine.scenario.precision import get_precision
 from roofline.errors import SpecError
-from roofline.results import Result
+from roofline.formatting import si
+from roofline.results import Result, plotting
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
-from roofline.views.format import si
 
 Purpose = Literal["serve", "train"]
 MEMORY_PARTS = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "reserve_bytes",
@@ -64,13 +64,7 @@ class FitResult(Result):
 
     def plot(self, top: int = 8, **kwargs: Any) -> Any:
         """Memory per device of the ``top`` ranked layouts against capacity (plotly)."""
-        from roofline.views.plots import memory_bars, memory_figure
-
-        rows = self.layouts[self.layouts["valid"]].head(top).copy()
-        keys = [k for k in ("tp", "pp", "dp", "cp", "ep") if k in rows]
-        rows["layout"] = [" ".join(f"{k}{int(r[k])}" for k in keys) for _, r in rows.iterrows()]
-        return memory_figure(memory_bars(rows, label="layout"),
-                             title=kwargs.pop("title", "memory per device, best layouts"))
+        return plotting().fit_figure(self, top, **kwargs)
 
 
 def _memory_parts(row: Mapping[str, Any]) -> dict[str, float]:

@@ -11,9 +11,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from roofline.engine.serving.inference import infer
+from roofline.formatting import si
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
-from roofline.views.format import si
 
 #: Tensor-parallel degrees tried (powers of two, as attention head counts are).
 TP_CANDIDATES = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.network.cluster import Cluster
 from roofline.engine.operators.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
@@ -26,6 +25,7 @@ from roofline.engine.operators.memory import (
     weight_bytes_per_device,
 )
 from roofline.engine.operators.table import sliding_window
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.serving.inference import layout_reasons

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.network.cluster import MAX_CHIPS, Cluster
 from roofline.engine.operators.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
@@ -28,6 +27,7 @@ from roofline.engine.operators.memory import (
     weight_bytes_per_device,
 )
 from roofline.engine.operators.table import operator_table, sliding_window
+from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import (
@@ -40,7 +40,7 @@ from roofline.engine.timing.efficiency import (
 from roofline.engine.timing.forward import ForwardTime, forward_time
 from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
-from roofline.results import Result, frame_from_columns
+from roofline.results import Columns, Result, plotting
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -152,9 +152,7 @@ class InferenceResult(Result):
 
     def plot(self, **kwargs: Any) -> Any:
         """Roofline figure of this scenario's operators (plotly)."""
-        from roofline.views.plots import roofline_figure
-
-        return roofline_figure(self, **kwargs)
+        return plotting().roofline_figure(self, **kwargs)
 
 
 def _resolve(model: str | Path | ModelSpec | Mapping[str, Any],
@@ -298,7 +296,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out.update(shown)
     out["valid"] = valid
     out["reason"] = reasons
-    frame = frame_from_columns(out, shape)
+    frame = Columns(out, shape)
     assumptions = {
         "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
                                  f"network {effs[1].network:.0%} of peak ({effs[1].source})",

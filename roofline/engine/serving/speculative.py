@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.network.cluster import Cluster
 from roofline.engine.operators.table import sliding_window
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import get_precision
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.timing.efficiency import efficiency_for

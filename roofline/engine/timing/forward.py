@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.network import collectives as col
-from roofline.engine.network.cluster import Cluster
 from roofline.engine.operators.table import Op, operator_table
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import Efficiency

@@ -38,9 +38,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.network import collectives as col
-from roofline.engine.network.cluster import Cluster
 from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators.table import Op, operator_table, sliding_window
+from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.timing.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
 from roofline.engine.timing.efficiency import (
@@ -71,7 +71,7 @@ from roofline.engine.training.memory import (
     training_memory,
 )
 from roofline.errors import Problem, SpecError
-from roofline.results import Result, frame_from_columns
+from roofline.results import Columns, Result
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
@@ -586,7 +586,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions["uncertainty band"] = uncertainty_band("training").source
     out["valid"] = valid
     out["reason"] = reasons
-    return TrainingResult(frame_from_columns(out, shape), assumptions)
+    return TrainingResult(Columns(out, shape), assumptions)
 
 
 def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...]) -> NDArray[np.str_]:

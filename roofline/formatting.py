@@ -1,4 +1,4 @@
-"""Human-readable numbers for views (the engine works in SI base units only)."""
+"""Human-readable numbers for messages and views (the engine works in SI base units only)."""
 
 from __future__ import annotations
 
