@@ -11,45 +11,65 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from roofline.errors import Problem, SpecError
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_DEPTH = 32
 #: YAML nodes (scalars, lists, mappings) one spec may hold. The shipped specs hold a few
-#: hundred; the cap bounds parse time whichever parser runs.
+#: hundred; the cap bounds parse time (composing runs in Python, ~10-30 us a node).
 MAX_NODES = 20_000
 T = TypeVar("T", bound=BaseModel)
 
 Lines = dict[tuple[str | int, ...], int]
 
 
-#: libyaml's parser and composer (C) where PyYAML was built with it, else the pure-Python
-#: ones; construction is PyYAML's safe constructor either way (no Python objects).
-Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:  # libyaml's C parser emits the events; composing stays in Python for the checks below
+    from yaml._yaml import CParser as _Parser
+
+    class _Events(_Parser, Composer, SafeConstructor, Resolver):
+        """libyaml events (fast, linear in the input) under PyYAML's Python composer."""
+
+        def __init__(self, stream: str) -> None:
+            _Parser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        get_single_node = Composer.get_single_node
+except ImportError:  # PyYAML built without libyaml
+    _Events = yaml.SafeLoader  # type: ignore[assignment,misc]
 
 
-def _screen(text: str) -> None:
-    """Refuse aliases (no "billion laughs"), more than :data:`MAX_NODES` values and nesting
-    deeper than :data:`MAX_DEPTH` from the event stream, before anything is composed."""
-    nodes = depth = 0
-    for event in yaml.parse(text, Loader=Loader):
+class _SpecLoader(_Events):
+    """PyYAML's safe loader without anchors/aliases (no "billion laughs") and with at most
+    :data:`MAX_NODES` nodes."""
+
+    nodes = 0
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             raise yaml.MarkedYAMLError(None, None, "YAML aliases are not allowed in spec files",
                                        event.start_mark)
-        if isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-            continue
-        if not isinstance(event, yaml.NodeEvent):
-            continue
-        nodes += 1
-        if nodes > MAX_NODES:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
             raise yaml.MarkedYAMLError(None, None, f"more than {MAX_NODES:,} values; spec "
                                        "files are small", event.start_mark)
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
+        # Refuse deep nesting while composing, before the parser has read the rest of the
+        # text: "[" * 100_000 ends after MAX_DEPTH events, not after the whole file.
+        self.depth += 1
+        if self.depth > MAX_DEPTH + 1:
+            raise yaml.MarkedYAMLError(None, None, f"nesting deeper than {MAX_DEPTH} levels",
+                                       event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _lines(node: yaml.Node, path: tuple[str | int, ...], out: Lines, depth: int = 0) -> None:
@@ -83,13 +103,16 @@ def parse_yaml(text: str | bytes, source: str) -> tuple[Any, Lines]:
         except UnicodeDecodeError as e:
             raise SpecError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=source) from e
     try:
-        _screen(text)
-        node = yaml.compose(text, Loader=Loader)
+        loader = _SpecLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
         lines: Lines = {}
         if node is None:
             raise SpecError("the file is empty; expected a mapping of fields", source=source)
         _lines(node, (), lines)
-        data = Loader(text).construct_document(node)
+        data = _SpecLoader(text).construct_document(node)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
         raise SpecError([Problem(f"invalid YAML: {e.problem or e.context}", source, None, line)]
