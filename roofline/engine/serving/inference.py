@@ -28,7 +28,8 @@ from roofline.engine.operators.memory import (
 )
 from roofline.engine.operators.table import operator_table, sliding_window
 from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster
-from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.precision import Precision
+from roofline.engine.scenario.scenario import serving_scenario
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import (
     Efficiency,
@@ -41,7 +42,6 @@ from roofline.engine.timing.forward import ForwardTime, forward_time
 from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
 from roofline.results import Columns, Result, plotting
-from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 
@@ -155,11 +155,6 @@ class InferenceResult(Result):
         return plotting().roofline_figure(self, **kwargs)
 
 
-def _resolve(model: str | Path | ModelSpec | Mapping[str, Any],
-             chip: str | Path | Chip | Mapping[str, Any]) -> tuple[ModelSpec, Chip]:
-    return load_model(model), load_chip(chip)
-
-
 def infer(model: str | Path | ModelSpec | Mapping[str, Any],
           chip: str | Path | Chip | Mapping[str, Any], *,
           batch: ArrayLike = 1, prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
@@ -184,22 +179,15 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
     instead, as :func:`~roofline.engine.training.run.train` does.
     """
-    m, c = _resolve(model, chip)
-    p = get_precision(precision, m.quantization)
-    # Inputs keep their own shapes (a scalar tp stays a scalar, so per-layout quantities are
-    # computed once); they broadcast together, and the frame has one row per combination.
-    b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
-    shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
-                                (1,))
+    sc = serving_scenario(model, chip, batch=batch, prompt_len=prompt_len,
+                          output_len=output_len, precision=precision, tp=tp, pp=pp, ep=ep,
+                          count=count, other={"attention_kernel": attention_kernel,
+                                              "runtime_reserve_bytes": runtime_reserve_bytes})
+    m, c, p, shape, scalar = sc.model, sc.chip, sc.precision, sc.shape, sc.single
+    b, s, o = sc.workload.batch, sc.workload.prompt_len, sc.workload.output_len
+    tp_, pp_, ep_ = sc.layout.tp, sc.layout.pp, sc.layout.ep
     # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
     # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
-    scalar = all(np.ndim(x) == 0 for x in (batch, prompt_len, output_len, tp, pp, ep))
-    if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_)):
-        raise SpecError("batch, prompt_len, output_len, tp, pp and ep must be finite numbers")
-    if np.any(s < 1) or np.any(o < 1):
-        raise SpecError("prompt_len and output_len must be >= 1 token")
-    if count is not None and not 1 <= count <= MAX_CHIPS:
-        raise SpecError(f"count must be between 1 and {MAX_CHIPS:,} chips, got {count}")
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")

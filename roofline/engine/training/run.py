@@ -42,6 +42,7 @@ from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators.table import Op, operator_table, sliding_window
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.rules import check
 from roofline.engine.timing.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
 from roofline.engine.timing.efficiency import (
     Efficiency,
@@ -538,19 +539,14 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
             raise SpecError([Problem("count (number of chips) is required", field="count")])
         count = cluster.count
     p = get_precision(precision, m.quantization)
-    if mode not in ("ideal", "expected"):
-        raise SpecError([Problem("mode must be 'ideal' or 'expected'", field="mode")])
-    if cp_mode not in ("ring", "ulysses"):
-        raise SpecError([Problem("cp_mode must be 'ring' or 'ulysses'", field="cp_mode")])
-    if attention_kernel not in ("flash", "materialised"):
-        raise SpecError([Problem("attention_kernel must be 'flash' or 'materialised'",
-                                 field="attention_kernel")])
-    ov = _a(dp_overlap)
-    if np.any((ov < 0) | (ov > 1)):
-        raise SpecError([Problem("dp_overlap must be in [0, 1]", field="dp_overlap")])
-    zero_ = _a(zero)
-    if np.any(~np.isin(zero_, (0, 1, 2, 3))):
-        raise SpecError([Problem("zero must be a ZeRO stage 0, 1, 2 or 3", field="zero")])
+    check("train", {  # every input's range, once (scenario/rules.py)
+        "mode": mode, "cp_mode": cp_mode, "attention_kernel": attention_kernel,
+        "dp_overlap": dp_overlap, "zero": zero, "count": count, "seq_len": seq_len,
+        "global_batch": global_batch, "micro_batch": micro_batch, "tp": tp, "pp": pp,
+        "dp": dp, "cp": cp, "ep": ep, "interleave": interleave, "tokens": tokens,
+        "usd_per_chip_hour": usd_per_chip_hour, "pue": pue,
+        "utilisation_power": utilisation_power, "runtime_reserve_bytes": runtime_reserve_bytes})
+    ov, zero_ = _a(dp_overlap), _a(zero)
     rc = _codes(recompute, RECOMPUTE_CODES, "recompute")
     sp = np.asarray(sequence_parallel, dtype=bool)
     n = _a(count)
