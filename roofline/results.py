@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Labels:
+    """A text column as codes into ``categories`` (a categorical column without pandas)."""
+
+    codes: np.ndarray
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Columns:
     """A result table not yet built: columns (scalars or arrays broadcasting to ``shape``)
     in order. :class:`Result` builds the DataFrame from it on first access to ``.frame``."""
@@ -32,6 +40,8 @@ class Columns:
         """The first row's value of ``column``, as the frame would hold it (numbers as
         float64, flags as bool, labels as str), without pandas."""
         v = self.data[column]
+        if isinstance(v, Labels):
+            return v.categories[int(v.codes.reshape(-1)[0])]
         if hasattr(v, "categories"):  # a pandas Categorical made by the engine
             return v[0]
         arr = np.asarray(v).reshape(-1)
@@ -52,6 +62,10 @@ def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.Da
     numeric: dict[str, np.ndarray] = {}
     other: dict[str, Any] = {}
     for k, v in columns.items():
+        if isinstance(v, Labels):
+            codes = np.broadcast_to(v.codes, shape).reshape(n)
+            other[k] = pd.Categorical.from_codes(codes, list(v.categories))
+            continue
         if isinstance(v, pd.Categorical):
             other[k] = v
             continue

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from roofline.errors import SpecError
 from roofline.specs.common import Name, Source, Strict
 from roofline.specs.dtypes import WIDER, Dtype
+from roofline.specs.memo import per_spec
 from roofline.specs.units import Bytes, BytesPerS, FlopsPerS, Watts
 
 #: Figure groups a chip's ``sources[].covers`` must account for.
@@ -83,6 +84,7 @@ class Chip(Strict):
                              "`covers:` list (every figure needs a datasheet)")
         return self
 
+    @per_spec
     def resolve_dtype(self, dtype: Dtype | str) -> Dtype:
         """The dtype compute actually runs in: ``dtype`` if native, else the next wider one."""
         d = Dtype(dtype)

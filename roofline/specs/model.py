@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.specs.common import Name, Source, Strict
+from roofline.specs.memo import per_spec
 from roofline.specs.units import Count
 
 if TYPE_CHECKING:
@@ -213,8 +214,9 @@ class ModelSpec(Strict):
                 out.append("dense" if self.mlp is not None or m is not None else "none")
         return out
 
+    @per_spec
     def layer_counts(self) -> Mapping[tuple[Mixer, Ffn], int]:
-        """How many layers have each (mixer, ffn) combination."""
+        """How many layers have each (mixer, ffn) combination (computed once per spec)."""
         counts: dict[tuple[Mixer, Ffn], int] = {}
         for key in zip(self.mixers(), self.ffns(), strict=True):
             counts[key] = counts.get(key, 0) + 1
@@ -224,8 +226,10 @@ class ModelSpec(Strict):
     def is_moe(self) -> bool:
         return self.moe is not None
 
+    @per_spec
     def params(self) -> ParamCount:
-        """Parameter counts: total, active per token, embedding, and by component."""
+        """Parameter counts: total, active per token, embedding, and by component (computed
+        once per spec)."""
         from roofline.specs.params import count_params
 
         return count_params(self)

@@ -11,6 +11,7 @@ from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.common import Strict
 from roofline.specs.loading import load_yaml_spec
+from roofline.specs.memo import per_spec
 from roofline.specs.units import BytesPerS
 
 #: Per-message latency (alpha) of one collective step. NCCL's small-message all-reduce on
@@ -62,6 +63,12 @@ class Cluster(Strict):
         if self.scale_out_bandwidth_per_direction is not None:
             return self.scale_out_bandwidth_per_direction
         return self.chip.scale_out.bandwidth_per_direction if self.chip.scale_out else 0.0
+
+
+@per_spec
+def default_cluster(chip: Chip, count: int) -> Cluster:
+    """``count`` chips with the chip spec's own links (one object per chip and count)."""
+    return Cluster(chip=chip, count=count)
 
 
 def make_cluster(chip: str | Chip, count: int, **links: float) -> Cluster:

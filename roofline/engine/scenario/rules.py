@@ -58,6 +58,12 @@ class Rule:
             bad = [v for v in np.asarray(value, dtype=object).reshape(-1)
                    if not any(v == c and type(v) is not bool for c in self.choices)]
             return None if not bad else f"got {bad[0]!r}"
+        if type(value) in (int, float):  # the common single answer, without numpy
+            v = float(value)
+            ok = (math.isfinite(v) and v <= self.high and (v > self.low if self.low_open
+                                                          else v >= self.low)
+                  and (not self.integer or v == round(v)))
+            return None if ok else f"got {v:.10g}"
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):

@@ -25,7 +25,7 @@ from roofline.engine.operators.memory import (
     weight_bytes_per_device,
 )
 from roofline.engine.operators.table import sliding_window
-from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.scenario.cluster import Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.serving.inference import layout_reasons
@@ -83,7 +83,7 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
         raise SpecError(f"impossible layout for {m.name}: {reasons[reasons != ''][0]}")
     if np.any(lam <= 0):
         raise SpecError("rate must be > 0 requests/s")
-    cluster = Cluster(chip=c, count=int(np.max(tp_)))
+    cluster = default_cluster(c, int(np.max(tp_)))
     eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected", **dict(efficiency or {}))
 
     def f(t: Array) -> Array:
@@ -146,7 +146,7 @@ def decode_crossover_batch(model: str | ModelSpec, chip: str | Chip, *, context:
     p = get_precision(precision, m.quantization)
     b = np.arange(1, max_batch + 1, dtype=np.float64)
     step = Step.for_decode(b, context, sliding_window(m))
-    ft = forward_time(m, p, Cluster(chip=c, count=tp), step, efficiency_for(c, "ideal"), tp, ep)
+    ft = forward_time(m, p, default_cluster(c, tp), step, efficiency_for(c, "ideal"), tp, ep)
     linear = [t for t in ft.ops if t.op.kind == "matmul"]
     compute = np.sum(np.broadcast_arrays(*[t.compute_s for t in linear]), axis=0)
     memory = np.sum(np.broadcast_arrays(*[t.memory_s for t in linear]), axis=0)

@@ -27,7 +27,7 @@ from roofline.engine.operators.memory import (
     weight_bytes_per_device,
 )
 from roofline.engine.operators.table import operator_table, sliding_window
-from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster
+from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision
 from roofline.engine.scenario.scenario import serving_scenario
 from roofline.engine.scenario.step import Step
@@ -41,7 +41,7 @@ from roofline.engine.timing.efficiency import (
 from roofline.engine.timing.forward import ForwardTime, forward_time
 from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
-from roofline.results import Columns, Result, plotting
+from roofline.results import Columns, Labels, Result, plotting
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 
@@ -200,7 +200,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:  # links of the chip; sized by the largest valid layout
         used = np.broadcast_to(n_chips, shape)[reasons == ""]
-        cluster = Cluster(chip=c, count=int(np.max(used, initial=1)))
+        cluster = default_cluster(c, int(np.max(used, initial=1)))
     no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
     reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
     no_net = np.broadcast_to((per_replica > cluster.domain) & (cluster.out_bw <= 0),
@@ -307,15 +307,13 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
 
-def _bound(ft: ForwardTime, shape: tuple[int, ...]) -> pd.Categorical:
+def _bound(ft: ForwardTime, shape: tuple[int, ...]) -> Labels:
     """Which resource dominates a forward pass: compute, memory or network."""
-    comp = np.zeros(())
-    for t in ft.ops:
-        comp = comp + np.where(t.compute_bound, t.time_s, 0.0)
+    comp = sum((np.where(t.compute_bound, t.time_s, 0.0) for t in ft.ops), np.zeros(()))
     mem = ft.compute_s - comp
-    stack = np.stack([np.broadcast_to(x, shape) for x in (comp, mem, ft.comm_s)])
-    codes = np.argmax(stack, axis=0).reshape(-1).astype(np.int8)
-    return pd.Categorical.from_codes(codes, ["compute", "memory", "network"])
+    stack = np.stack(np.broadcast_arrays(comp, mem, ft.comm_s, np.zeros(shape))[:3])
+    codes = np.argmax(stack, axis=0).astype(np.int8)
+    return Labels(codes, ("compute", "memory", "network"))
 
 
 def _fallback_note(c: Chip, p: Precision) -> str:

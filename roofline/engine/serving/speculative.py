@@ -17,7 +17,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.operators.table import sliding_window
-from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.scenario.cluster import default_cluster
 from roofline.engine.scenario.precision import get_precision
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.timing.efficiency import efficiency_for
@@ -49,7 +49,7 @@ def speculative(target: str | Path | ModelSpec | Mapping[str, Any],
     t, d, c = load_model(target), load_model(draft), load_chip(chip)
     a, g = (x.reshape(-1) for x in np.broadcast_arrays(
         np.asarray(acceptance, dtype=np.float64), np.asarray(draft_len, dtype=np.float64)))
-    cl = Cluster(chip=c, count=tp)
+    cl = default_cluster(c, tp)
     eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected")
     pt, pd_ = get_precision(precision, t.quantization), get_precision(precision, d.quantization)
 

@@ -59,6 +59,9 @@ def comm_times(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, to
                tp: ArrayLike, ep: ArrayLike, pp: ArrayLike) -> tuple[Array, Array, Array]:
     """(tensor-parallel, expert-parallel, pipeline) communication of one forward pass, s."""
     t, tp, ep, pp = (np.asarray(x, dtype=np.float64) for x in (tokens, tp, ep, pp))
+    if tp.ndim == ep.ndim == pp.ndim == 0 and tp == ep == pp == 1:  # one chip: no traffic
+        zero = np.zeros(())
+        return zero, zero, zero
     msg = t * m.hidden_size * p.activation_bytes / eff.network
     dense_ar, moe_layers = layer_allreduces(m)
     ar = col.all_reduce(cluster, msg, tp)

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine.network import collectives as col
 from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators.table import Op, operator_table, sliding_window
-from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.scenario.cluster import Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.scenario.rules import check
 from roofline.engine.timing.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
@@ -551,7 +551,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     sp = np.asarray(sequence_parallel, dtype=bool)
     n = _a(count)
     if cluster is None:
-        cluster = Cluster(chip=c, count=int(max(1, np.max(n))))
+        cluster = default_cluster(c, int(max(1, np.max(n))))
     eff = efficiency_for(c, mode, **dict(efficiency or {}))
     e = energy or EnergyAssumptions(pue=pue, power_utilisation=utilisation_power)
     flash = attention_kernel == "flash"
@@ -737,7 +737,7 @@ def search_training_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
     cluster = chip if isinstance(chip, Cluster) else kwargs.pop("cluster", None)
     c = cluster.chip if cluster is not None else load_chip(chip)  # type: ignore[arg-type]
     if cluster is None:
-        cluster = Cluster(chip=c, count=count)
+        cluster = default_cluster(c, count)
     if count < 1 or int(count) != count:
         raise SpecError([Problem(f"count must be a whole number >= 1, got {count}",
                                  field="count")])
