@@ -29,7 +29,7 @@ from roofline.engine.operators.memory import (
 from roofline.engine.operators.table import operator_table, sliding_window
 from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision
-from roofline.engine.scenario.scenario import serving_scenario
+from roofline.engine.scenario.scenario import ServingScenario, serving_scenario
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import (
     Efficiency,
@@ -183,32 +183,12 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
                           output_len=output_len, precision=precision, tp=tp, pp=pp, ep=ep,
                           count=count, other={"attention_kernel": attention_kernel,
                                               "runtime_reserve_bytes": runtime_reserve_bytes})
-    m, c, p, shape, scalar = sc.model, sc.chip, sc.precision, sc.shape, sc.single
+    m, c, p, shape = sc.model, sc.chip, sc.precision, sc.shape
     b, s, o = sc.workload.batch, sc.workload.prompt_len, sc.workload.output_len
     tp_, pp_, ep_ = sc.layout.tp, sc.layout.pp, sc.layout.ep
-    # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
-    # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
-    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
-    if scalar and reasons[0]:
-        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    reasons, cluster = _reasons(sc, count, cluster)
     per_replica = tp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
-    if count is not None:
-        bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
-        reasons[bad] = f"count={count} is not a multiple of tp x pp"
-        if scalar and reasons[0]:
-            raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
-    if cluster is None:  # links of the chip; sized by the largest valid layout
-        used = np.broadcast_to(n_chips, shape)[reasons == ""]
-        cluster = default_cluster(c, int(np.max(used, initial=1)))
-    no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
-    reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
-    no_net = np.broadcast_to((per_replica > cluster.domain) & (cluster.out_bw <= 0),
-                             shape) & (reasons == "")
-    reasons[no_net] = (f"{c.name} has no scale-out network: a replica must fit in one "
-                       f"{cluster.domain}-chip scale-up domain")
-    if scalar and reasons[0]:
-        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     valid = reasons == ""
     shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
     if not valid.all():  # impossible inputs that would divide by zero or cross a missing
@@ -238,6 +218,66 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
                            "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
                            "ep": ep_, "chips": n_chips, "replicas": replicas}
     metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
+    out.update(_latency_columns(prefill, decode, fill, b, o, replicas))
+    # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
+    # of the published serving cases (efficiency.band_columns, docs/validation.md).
+    out.update(band_columns(out, "serving"))
+    out["decode_comm_s"] = decode.expected.comm_s
+    out["decode_bound"] = _bound(decode.expected, shape)
+    out["prefill_bound"] = _bound(prefill.expected, shape)
+
+    out.update(_memory_columns(m, c, p, b, s, o, micro, tp_, pp_, attention_kernel,
+                               runtime_reserve_bytes))
+    if not valid.all():
+        for k in list(out)[metrics_from:]:
+            v = np.asarray(out[k])
+            if v.dtype.kind == "f":
+                out[k] = np.where(valid, v, np.nan)
+        out["fits"] = out["fits"] & valid
+        out.update(shown)
+    out["valid"] = valid
+    out["reason"] = reasons
+    frame = Columns(out, shape)
+    assumptions = _assumptions(c, p, effs, attention_kernel, runtime_reserve_bytes)
+    return InferenceResult(frame, assumptions, prefill, decode, m, c)
+
+
+def _reasons(sc: ServingScenario, count: int | None,
+             cluster: Cluster | None) -> tuple[NDArray[np.object_], Cluster]:
+    """Why each scenario's layout is impossible ('' where valid), and the cluster (the
+    chip's own links, sized by the largest valid layout, unless one is given)."""
+    m, c, shape, scalar = sc.model, sc.chip, sc.shape, sc.single
+    tp_, pp_, ep_, b = sc.layout.tp, sc.layout.pp, sc.layout.ep, sc.workload.batch
+    # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
+    # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
+    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
+    if scalar and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    per_replica = tp_ * pp_
+    n_chips = per_replica if count is None else np.asarray(float(count))
+    if count is not None:
+        bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
+        reasons[bad] = f"count={count} is not a multiple of tp x pp"
+        if scalar and reasons[0]:
+            raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    if cluster is None:  # links of the chip; sized by the largest valid layout
+        used = np.broadcast_to(n_chips, shape)[reasons == ""]
+        cluster = default_cluster(c, int(np.max(used, initial=1)))
+    no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
+    reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
+    no_net = np.broadcast_to((per_replica > cluster.domain) & (cluster.out_bw <= 0),
+                             shape) & (reasons == "")
+    reasons[no_net] = (f"{c.name} has no scale-out network: a replica must fit in one "
+                       f"{cluster.domain}-chip scale-up domain")
+    if scalar and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    return reasons, cluster
+
+
+def _latency_columns(prefill: Phase, decode: Phase, fill: Array, b: Array, o: Array,
+                     replicas: Array) -> dict[str, Array]:
+    """TTFT, TPOT, end-to-end latency (s) and rates (tokens/s), expected and ideal."""
+    out: dict[str, Array] = {}
     for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
         pre = getattr(prefill, mode)
         dec = getattr(decode, mode)
@@ -250,13 +290,14 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out[f"tokens_per_s_per_request{suffix}"] = 1.0 / tpot
         out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
         out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
-    # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
-    # of the published serving cases (efficiency.band_columns, docs/validation.md).
-    out.update(band_columns(out, "serving"))
-    out["decode_comm_s"] = decode.expected.comm_s
-    out["decode_bound"] = _bound(decode.expected, shape)
-    out["prefill_bound"] = _bound(prefill.expected, shape)
+    return out
 
+
+def _memory_columns(m: ModelSpec, c: Chip, p: Precision, b: Array, s: Array, o: Array,
+                    micro: Array, tp_: Array, pp_: Array, attention_kernel: Kernel,
+                    runtime_reserve_bytes: float) -> dict[str, Any]:
+    """Memory per device (weights, KV cache, activations, reserve) against capacity, and
+    the largest batch and context that fit (bytes, sequences, tokens)."""
     params = m.params()
     weights = weight_bytes_per_device(m, p, params, tp_, pp_)
     ctx = s + o
@@ -267,25 +308,22 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     reserve = np.asarray(float(runtime_reserve_bytes))
     total = weights + kv + act + reserve
     cap = c.memory.capacity
-    out.update({"weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
-                "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
-                "memory_fraction": total / cap, "fits": total <= cap})
+    out: dict[str, Any] = {
+        "weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
+        "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
+        "memory_fraction": total / cap, "fits": total <= cap}
     act_seq = activation_bytes(m, p, s, 1, tp_, s * s if attention_kernel == "materialised"
                                else 0.0) / pp_
     free = cap - weights - reserve
     out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
     out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
-    if not valid.all():
-        for k in list(out)[metrics_from:]:
-            v = np.asarray(out[k])
-            if v.dtype.kind == "f":
-                out[k] = np.where(valid, v, np.nan)
-        out["fits"] = out["fits"] & valid
-        out.update(shown)
-    out["valid"] = valid
-    out["reason"] = reasons
-    frame = Columns(out, shape)
-    assumptions = {
+    return out
+
+
+def _assumptions(c: Chip, p: Precision, effs: tuple[Efficiency, Efficiency],
+                 attention_kernel: Kernel, runtime_reserve_bytes: float) -> dict[str, str]:
+    """What an inference result rests on, in words."""
+    return {
         "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
                                  f"network {effs[1].network:.0%} of peak ({effs[1].source})",
         "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
@@ -304,7 +342,6 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
         "compute dtype fallback": _fallback_note(c, p),
     }
-    return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
 
 def _bound(ft: ForwardTime, shape: tuple[int, ...]) -> Labels:
