@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from roofline.engine.planning.compare import compare
     from roofline.engine.planning.context import context
     from roofline.engine.planning.fit import FitResult, fit, search_layouts
+    from roofline.engine.planning.frontier import FrontierResult, frontier
     from roofline.engine.planning.serving_layouts import search_serving_layouts
     from roofline.engine.planning.sweep import sweep
     from roofline.engine.scenario.cluster import Cluster, load_cluster, make_cluster
@@ -56,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "FitResult": "roofline.engine.planning.fit",
     "fit": "roofline.engine.planning.fit",
     "search_layouts": "roofline.engine.planning.fit",
+    "FrontierResult": "roofline.engine.planning.frontier",
+    "frontier": "roofline.engine.planning.frontier",
     "search_serving_layouts": "roofline.engine.planning.serving_layouts",
     "sweep": "roofline.engine.planning.sweep",
     "Precision": "roofline.engine.scenario.precision",
@@ -99,6 +102,7 @@ __all__ = [
     "Dtype",
     "Efficiency",
     "FitResult",
+    "FrontierResult",
     "InferenceResult",
     "ModelSpec",
     "ParamCount",
@@ -116,6 +120,7 @@ __all__ = [
     "expected_tokens_per_step",
     "fit",
     "from_hf_config",
+    "frontier",
     "get_precision",
     "infer",
     "list_chips",
