@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", type=int, default=5, help="fresh processes per start-up")
     args = parser.parse_args(argv)
     import roofline
-    from roofline.engine.training.run import search_training_layouts
+    from roofline.engine.training.search import search_training_layouts
 
     load0 = os.getloadavg()[0]
     py, cli = sys.executable, [sys.executable, "-m", "roofline"]

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from roofline.engine.serving.speculative import expected_tokens_per_step, speculative
     from roofline.engine.timing.efficiency import Efficiency, efficiency_for
     from roofline.engine.training.flops import compute_optimal, training_compute
-    from roofline.engine.training.run import TrainingResult, search_training_layouts, train
+    from roofline.engine.training.run import TrainingResult, train
+    from roofline.engine.training.search import search_training_layouts
     from roofline.errors import SpecError
     from roofline.results import Result
     from roofline.specs import (
@@ -75,7 +76,7 @@ _EXPORTS: dict[str, str] = {
     "compute_optimal": "roofline.engine.training.flops",
     "training_compute": "roofline.engine.training.flops",
     "TrainingResult": "roofline.engine.training.run",
-    "search_training_layouts": "roofline.engine.training.run",
+    "search_training_layouts": "roofline.engine.training.search",
     "train": "roofline.engine.training.run",
     "SpecError": "roofline.errors",
     "Result": "roofline.results",

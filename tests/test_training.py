@@ -6,7 +6,8 @@ import pytest
 
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.training.flops import megatron_flops_per_iteration, megatron_gpt
-from roofline.engine.training.run import search_training_layouts, train
+from roofline.engine.training.run import train
+from roofline.engine.training.search import search_training_layouts
 from roofline.errors import SpecError
 from roofline.specs import load_chip
 

@@ -135,7 +135,7 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
     elif purpose == "train":
-        from roofline.engine.training.run import best_training_layout, search_training_layouts
+        from roofline.engine.training.search import best_training_layout, search_training_layouts
 
         gb = global_batch or 1024
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
@@ -228,7 +228,7 @@ def search_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
     if purpose == "serve":
         return search_serving_layouts(m, c, count, **kwargs)
     if purpose == "train":
-        from roofline.engine.training.run import search_training_layouts
+        from roofline.engine.training.search import search_training_layouts
 
         if count is None:
             raise SpecError("training layouts need count= (chips in the cluster)")
