@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from roofline.engine.scenario.precision import RECIPES, Precision, get_precision
     from roofline.engine.serving.batching import continuous, decode_crossover_batch
     from roofline.engine.serving.inference import InferenceResult, infer
+    from roofline.engine.serving.queueing import max_rate, serve_at_rate
     from roofline.engine.serving.speculative import expected_tokens_per_step, speculative
     from roofline.engine.timing.efficiency import Efficiency, efficiency_for
     from roofline.engine.training.flops import compute_optimal, training_compute
@@ -69,6 +70,8 @@ _EXPORTS: dict[str, str] = {
     "decode_crossover_batch": "roofline.engine.serving.batching",
     "InferenceResult": "roofline.engine.serving.inference",
     "infer": "roofline.engine.serving.inference",
+    "max_rate": "roofline.engine.serving.queueing",
+    "serve_at_rate": "roofline.engine.serving.queueing",
     "expected_tokens_per_step": "roofline.engine.serving.speculative",
     "speculative": "roofline.engine.serving.speculative",
     "Efficiency": "roofline.engine.timing.efficiency",
@@ -130,9 +133,11 @@ __all__ = [
     "load_cluster",
     "load_model",
     "make_cluster",
+    "max_rate",
     "search_layouts",
     "search_serving_layouts",
     "search_training_layouts",
+    "serve_at_rate",
     "speculative",
     "sweep",
     "train",

@@ -135,7 +135,10 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
     elif purpose == "train":
-        from roofline.engine.training.search import best_training_layout, search_training_layouts
+        from roofline.engine.training.search import (
+            best_training_layout,
+            search_training_layouts,
+        )
 
         gb = global_batch or 1024
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
