@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from roofline.engine.serving.queueing import max_rate, serve_at_rate
     from roofline.engine.serving.speculative import expected_tokens_per_step, speculative
     from roofline.engine.timing.efficiency import Efficiency, efficiency_for
+    from roofline.engine.timing.fidelity import Fidelity, fidelity
     from roofline.engine.training.flops import compute_optimal, training_compute
     from roofline.engine.training.run import TrainingResult, train
     from roofline.engine.training.search import search_training_layouts
@@ -76,6 +77,8 @@ _EXPORTS: dict[str, str] = {
     "speculative": "roofline.engine.serving.speculative",
     "Efficiency": "roofline.engine.timing.efficiency",
     "efficiency_for": "roofline.engine.timing.efficiency",
+    "Fidelity": "roofline.engine.timing.fidelity",
+    "fidelity": "roofline.engine.timing.fidelity",
     "compute_optimal": "roofline.engine.training.flops",
     "training_compute": "roofline.engine.training.flops",
     "TrainingResult": "roofline.engine.training.run",
@@ -105,6 +108,7 @@ __all__ = [
     "Cluster",
     "Dtype",
     "Efficiency",
+    "Fidelity",
     "FitResult",
     "FrontierResult",
     "InferenceResult",
@@ -122,6 +126,7 @@ __all__ = [
     "decode_crossover_batch",
     "efficiency_for",
     "expected_tokens_per_step",
+    "fidelity",
     "fit",
     "from_hf_config",
     "frontier",

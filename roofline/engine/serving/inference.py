@@ -38,6 +38,7 @@ from roofline.engine.timing.efficiency import (
     efficiency_for,
     uncertainty_band,
 )
+from roofline.engine.timing.fidelity import fidelity
 from roofline.engine.timing.forward import ForwardTime, forward_time
 from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
@@ -238,7 +239,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["valid"] = valid
     out["reason"] = reasons
     frame = Columns(out, shape)
-    assumptions = _assumptions(c, p, effs, attention_kernel, runtime_reserve_bytes)
+    assumptions = _assumptions(m, c, p, effs, attention_kernel, runtime_reserve_bytes, n_chips, b)
     return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
 
@@ -320,14 +321,16 @@ def _memory_columns(m: ModelSpec, c: Chip, p: Precision, b: Array, s: Array, o: 
     return out
 
 
-def _assumptions(c: Chip, p: Precision, effs: tuple[Efficiency, Efficiency],
-                 attention_kernel: Kernel, runtime_reserve_bytes: float) -> dict[str, str]:
+def _assumptions(m: ModelSpec, c: Chip, p: Precision, effs: tuple[Efficiency, Efficiency],
+                 attention_kernel: Kernel, runtime_reserve_bytes: float, n_chips: Array,
+                 b: Array) -> dict[str, str]:
     """What an inference result rests on, in words."""
     return {
-        "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
-                                 f"network {effs[1].network:.0%} of peak ({effs[1].source})",
+        "efficiency (expected)": effs[1].describe(),
         "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
         "uncertainty band": uncertainty_band("serving").source,
+        "fidelity": fidelity("serving", c, m, count=float(np.max(n_chips)),
+                             batch=float(np.max(b))).text,
         "precision": f"{p.label}: weights {p.weights.name} "
                      f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
                      f"attention core {p.attention_dtype.value}, "
