@@ -16,7 +16,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from roofline._version import __version__
+
 if TYPE_CHECKING:
+    from roofline.broadcasting import grid
     from roofline.engine.planning.compare import compare
     from roofline.engine.planning.context import context
     from roofline.engine.planning.fit import FitResult, fit, search_layouts
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 #: Where each public name lives. ``import roofline`` loads none of them (it stays fast and
 #: pulls in neither pandas nor plotly); a name's module is imported on first access.
 _EXPORTS: dict[str, str] = {
+    "grid": "roofline.broadcasting",
     "Cluster": "roofline.engine.scenario.cluster",
     "load_cluster": "roofline.engine.scenario.cluster",
     "make_cluster": "roofline.engine.scenario.cluster",
@@ -99,7 +103,6 @@ _EXPORTS: dict[str, str] = {
     "count_params": "roofline.specs.params",
 }
 
-__version__ = "0.1.0"
 
 __all__ = [
     "BYTES_PER_ELEMENT",
@@ -118,6 +121,7 @@ __all__ = [
     "Result",
     "SpecError",
     "TrainingResult",
+    "__version__",
     "compare",
     "compute_optimal",
     "context",
@@ -131,6 +135,7 @@ __all__ = [
     "from_hf_config",
     "frontier",
     "get_precision",
+    "grid",
     "infer",
     "list_chips",
     "list_models",

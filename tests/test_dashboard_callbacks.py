@@ -248,7 +248,8 @@ def test_fit_verdict_and_sorted_layouts():
     assert "FITS" in as_json(verdict) and "candidate layouts" in note
     res = roofline.fit("llama-3.1-70b", "h100", 8, batch=values["batch"],
                        prompt_len=values["prompt"], output_len=values["output"])
-    want = res.layouts.sort_values("tpot_s", kind="stable")["tpot_s"]
+    want = res.layouts.sort_values("tpot_s", kind="stable").sort_values(
+        "ok", ascending=False, kind="stable")["tpot_s"]  # rejected layouts last
     assert _column(table, "tpot_s") == [cell("tpot_s", v) for v in want][:fit.ROWS_PER_PAGE]
     assert fit.next_sort("tpot_s:asc", "tpot_s") == "tpot_s:desc"
     assert fit.next_sort("tpot_s:desc", "tpot_s") == "tpot_s:asc"
@@ -262,7 +263,8 @@ def test_fit_table_pages():
                        prompt_len=values["prompt"], output_len=values["output"])
     want = [cell("memory_bytes", v) for v in
             res.layouts.sort_values("memory_bytes", ascending=False, kind="stable",
-                                    na_position="last")["memory_bytes"]]
+                                    na_position="last")
+            .sort_values("ok", ascending=False, kind="stable")["memory_bytes"]]  # rejected last
     n = fit.ROWS_PER_PAGE
     assert len(want) > 2 * n
     pages = -(-len(want) // n)

@@ -171,7 +171,7 @@ def test_cli_parses_before_loading_the_engine() -> None:
 
 
 def test_public_names_resolve() -> None:
-    assert set(roofline.__all__) == set(roofline._EXPORTS)
+    assert set(roofline.__all__) == {*roofline._EXPORTS, "__version__"}
     for name in roofline.__all__:
         assert getattr(roofline, name) is not None
     assert roofline.infer.__module__ == "roofline.engine.serving.inference"

@@ -141,11 +141,30 @@ def mounted(page: str) -> dcc.Store:
     return dcc.Store(id=mounted_id(page), data=True)
 
 
+def results_id(page: str) -> str:
+    """Id of the box holding a page's results (greyed while they are recomputed)."""
+    return f"{page}-results"
+
+
+def busy_id(page: str) -> str:
+    """Id of a page's "computing" line (shown while its results are recomputed)."""
+    return f"{page}-busy"
+
+
+def busy(page: str) -> html.Div:
+    """The "computing" line, hidden until a view callback runs (see
+    :func:`roofline.dashboard.wiring.running_states`)."""
+    return html.Div("computing…", id=busy_id(page), className="busy", role="status",
+                    hidden=True)
+
+
 def page(name: str, title: str, intro: str, controls: Any, results: Sequence[Any]
          ) -> html.Div:
-    """A page: heading and one-line introduction, inputs on the left, results on the right."""
+    """A page: heading and one-line introduction, inputs on the left, results on the right
+    (under a "computing" line shown while they are stale)."""
     return html.Div([mounted(name), html.H1(title), html.P(intro, className="intro"),
-                     html.Div([controls, html.Div(list(results), className="results")],
+                     html.Div([controls, html.Div([busy(name), *results], id=results_id(name),
+                                                  className="results")],
                               className="columns")])
 
 

@@ -44,7 +44,7 @@ FIELDS: tuple[Field, ...] = (
 SERVE_KEYS = ("batch", "prompt", "output", "util")
 TRAIN_KEYS = ("count", "seq", "gbatch", "tokens")
 SERVE_COLUMNS = ("chip", "fits", "chips_needed", "tp", "pp", "ep", "ttft_s", "tpot_s",
-                 "output_tokens_per_s", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
+                 "decode_tokens_per_s", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
                  "joules_per_output_token", "usd_per_chip_hour", "note")
 SERVE_COSTS = {"usd_per_m_input_tokens": "$ per 1M input tokens",
                "usd_per_m_output_tokens": "$ per 1M output tokens"}
@@ -163,7 +163,8 @@ def register(app: dash.Dash) -> None:
                                       Output("cost-curve-request", "data")], compute, FALLBACK)
 
     @app.callback(Output("cost-curve", "figure"), Input("cost-curve-request", "data"),
-                  State(STORE_ID, "data"))
+                  State(STORE_ID, "data"),
+                  running=[(Output("cost-curve", "className"), "stale", "")])
     def _curve(request: Any, store: Any) -> Any:
         return figure_or_message(curves, request, store)
     register_url(app, NAME, FIELDS)

@@ -55,9 +55,9 @@ class Rule:
     def violation(self, value: Any) -> str | None:
         """Why ``value`` (a scalar or array) breaks this rule, or None."""
         if self.choices is not None:
-            bad = [v for v in np.asarray(value, dtype=object).reshape(-1)
-                   if not any(v == c and type(v) is not bool for c in self.choices)]
-            return None if not bad else f"got {bad[0]!r}"
+            wrong = [v for v in np.asarray(value, dtype=object).reshape(-1)
+                     if not any(v == c and type(v) is not bool for c in self.choices)]
+            return None if not wrong else f"got {wrong[0]!r}"
         if type(value) in (int, float):  # the common single answer, without numpy
             v = float(value)
             ok = (math.isfinite(v) and v <= self.high and (v > self.low if self.low_open

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.scenario.rules import check
 from roofline.specs.catalog import load_chip, load_model
@@ -68,6 +69,8 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
                      other: Mapping[str, Any] | None = None) -> ServingScenario:
     """Resolve specs and precision, check every input (``other``: the verb's further
     inputs, checked in the same pass so every bad one is named at once), broadcast once."""
+    check_lengths(batch=batch, prompt_len=prompt_len, output_len=output_len, tp=tp, pp=pp,
+                  ep=ep)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
     v = check("infer", {"batch": batch, "prompt_len": prompt_len, "output_len": output_len,
@@ -76,5 +79,6 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
     shape = np.broadcast_shapes(*(a.shape for a in arrays), (1,))
     return ServingScenario(
         model=m, chip=c, precision=p, workload=Workload(*arrays[:3]),
-        layout=Layout(*arrays[3:], count=None if count is None else float(v["count"])),
+        layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5],
+                      count=None if count is None else float(v["count"])),
         shape=shape, single=all(a.ndim == 0 for a in arrays))

@@ -42,7 +42,7 @@ from roofline.engine.timing.fidelity import fidelity
 from roofline.engine.timing.forward import ForwardTime, forward_time
 from roofline.engine.timing.roofline import OpTime
 from roofline.errors import SpecError
-from roofline.results import Columns, Labels, Result, plotting
+from roofline.results import Columns, Labels, Result, alias_columns, plotting, variant
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 
@@ -151,7 +151,7 @@ class InferenceResult(Result):
         ph = self._phases[phase]
         return op_frame((ph.expected if mode == "expected" else ph.ideal).ops, index)
 
-    def plot(self, **kwargs: Any) -> Any:
+    def _figure(self, **kwargs: Any) -> Any:
         """Roofline figure of this scenario's operators (plotly)."""
         return plotting().roofline_figure(self, **kwargs)
 
@@ -168,12 +168,14 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
-    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``tokens_per_s_per_request``,
-    ``decode_tokens_per_s`` (all replicas), ``weights_bytes``, ``kv_cache_bytes``,
-    ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and ``memory_fraction`` per
-    device, ``fits``, ``max_batch`` and ``max_context`` that fit, ``*_ideal_*`` columns
-    at datasheet peak, and an uncertainty band beside each expected time and rate
-    (``tpot_low_s`` / ``tpot_high_s``, ``decode_tokens_per_s_low`` / ``_high``, ...: the
+    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``request_tokens_per_s`` (one
+    request's decode rate), ``decode_tokens_per_s`` (all requests of all replicas),
+    ``output_tokens_per_s`` (generated tokens over the whole request), ``weights_bytes``,
+    ``kv_cache_bytes``, ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and
+    ``memory_fraction`` per device, ``fits``, ``max_batch`` and ``max_context`` that fit,
+    ``*_ideal_*`` columns at datasheet peak, and an uncertainty band beside each expected
+    time and rate
+    (``tpot_low_s`` / ``tpot_high_s``, ``decode_low_tokens_per_s``, ...: the
     10th-90th percentile of published serving runs around the expected value,
     :func:`~roofline.engine.timing.efficiency.band_columns`). Assumptions (efficiencies, reserve,
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
@@ -238,7 +240,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out.update(shown)
     out["valid"] = valid
     out["reason"] = reasons
-    frame = Columns(out, shape)
+    frame = Columns(alias_columns(out, model=model, chip=chip), shape)
     assumptions = _assumptions(m, c, p, effs, attention_kernel, runtime_reserve_bytes, n_chips, b)
     return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
@@ -279,18 +281,22 @@ def _latency_columns(prefill: Phase, decode: Phase, fill: Array, b: Array, o: Ar
                      replicas: Array) -> dict[str, Array]:
     """TTFT, TPOT, end-to-end latency (s) and rates (tokens/s), expected and ideal."""
     out: dict[str, Array] = {}
-    for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
+    for mode in ("expected", "ideal"):
         pre = getattr(prefill, mode)
         dec = getattr(decode, mode)
         ttft = fill * pre.total_s
         tpot = dec.total_s
         e2e = ttft + (o - 1) * tpot
-        out[f"ttft{suffix}_s"] = ttft
-        out[f"tpot{suffix}_s"] = tpot
-        out[f"e2e{suffix}_s"] = e2e
-        out[f"tokens_per_s_per_request{suffix}"] = 1.0 / tpot
-        out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
-        out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
+
+        def name(column: str, mode: str = mode) -> str:
+            return column if mode == "expected" else variant(column, "ideal")
+
+        out[name("ttft_s")] = ttft
+        out[name("tpot_s")] = tpot
+        out[name("e2e_s")] = e2e
+        out[name("request_tokens_per_s")] = 1.0 / tpot
+        out[name("decode_tokens_per_s")] = b / tpot * replicas
+        out[name("output_tokens_per_s")] = b * o / e2e * replicas
     return out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.scenario.cluster import Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision, get_precision
@@ -47,7 +48,7 @@ from roofline.engine.training.memory import (
 )
 from roofline.engine.training.step import step_time
 from roofline.errors import Problem, SpecError
-from roofline.results import Columns, Result
+from roofline.results import Columns, Result, alias_columns
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
@@ -241,6 +242,10 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     raises :class:`SpecError` instead: all inputs scalars). Assumptions are listed in
     ``assumptions``.
     """
+    check_lengths(seq_len=seq_len, global_batch=global_batch, count=count,
+                  micro_batch=micro_batch, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero,
+                  recompute=recompute, sequence_parallel=sequence_parallel,
+                  interleave=interleave, dp_overlap=dp_overlap)
     m = load_model(model)
     if isinstance(chip, Cluster):
         cluster = chip
@@ -286,7 +291,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions = _assumptions(m, c, cluster, p, eff, optimizer, master_weights, cp_mode,
                                attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
-    # Uncertainty band (step_time_low_s / _high_s, tokens_per_s_low / _high, mfu_low / _high)
+    # Uncertainty band (step_time_low_s / _high_s, low_tokens_per_s / high_..., mfu_low / _high)
     # from the calibration residuals of published training runs (docs/validation.md).
     out.update(band_columns(out, "training", mode=mode, times=("step_time_s",),
                             rates=("tokens_per_s", "tokens_per_s_per_chip", "mfu")))
@@ -294,7 +299,9 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions["fidelity"] = fidelity("training", c, m, mode=mode, count=float(np.max(n))).text
     out["valid"] = valid
     out["reason"] = reasons
-    return TrainingResult(Columns(out, shape), assumptions)
+    typed_chip = chip.chip.name if isinstance(chip, Cluster) else chip
+    return TrainingResult(Columns(alias_columns(out, model=model, chip=typed_chip), shape),
+                          assumptions)
 
 
 def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...]) -> NDArray[np.str_]:
