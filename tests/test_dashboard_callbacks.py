@@ -311,7 +311,7 @@ def test_figure_callbacks_never_raise(caplog):
     assert "internal error" in as_json(fig) and caplog.records
 
 
-@pytest.mark.skipif(not training_available(), reason="roofline.engine.training not present")
+@pytest.mark.skipif(not training_available(), reason="roofline.engine.training.run not present")
 def test_training_views_show_gradients_and_optimizer_states():
     values = defaults(memory) | {"purpose": "train", "chips": ["h100"], "model": "llama-3.1-8b"}
     fig, _ = memory.compute(values, None).outputs
@@ -326,7 +326,7 @@ def test_training_views_show_gradients_and_optimizer_states():
 def test_training_views_degrade_without_the_training_engine(monkeypatch):
     monkeypatch.setattr("roofline.dashboard.pages.memory.training_available", lambda: False)
     view = memory.compute(defaults(memory) | {"purpose": "train"}, None)
-    assert "roofline.engine.training" in view.message
+    assert "roofline.engine.training.run" in view.message
 
 
 def test_invalid_input_goes_beside_the_field():

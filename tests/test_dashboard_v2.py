@@ -18,7 +18,7 @@ from roofline.dashboard import app as dash_app
 from roofline.dashboard import components as ui
 from roofline.dashboard.pages import PAGES, fit
 from roofline.dashboard.state import parse_query
-from roofline.views.format import seconds, si, value
+from roofline.formatting import seconds, si, value
 from tests.dash_payloads import DEPENDENCIES, callbacks, find_router, route
 from tests.test_dashboard_callbacks import _column, find
 

@@ -4,7 +4,7 @@ graphs, formatted tables, messages.
 Component ids are ``<page>-<field key>`` for an input and ``<page>-<field key>-error`` for
 the message beside it, so the URL state (:mod:`roofline.dashboard.state`) and the
 callbacks (:mod:`roofline.dashboard.wiring`) can find them from the field declarations.
-Cell text comes from :func:`roofline.views.format.value`: a missing value prints ``-``.
+Cell text comes from :func:`roofline.formatting.value`: a missing value prints ``-``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dash import dcc, html
 from roofline.dashboard import fields as F
 from roofline.dashboard.catalog import options
 from roofline.dashboard.state import Field
-from roofline.views.format import value as format_value
+from roofline.formatting import value as format_value
 
 #: Column headings for engine column names (the unit is in the formatted cell).
 LABELS: dict[str, str] = {

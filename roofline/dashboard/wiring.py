@@ -51,13 +51,13 @@ Compute = Callable[[Mapping[str, Any], Any], View]
 
 
 def training_available() -> bool:
-    """Whether the training engine (``roofline.engine.training``) is part of this build."""
-    return importlib.util.find_spec("roofline.engine.training") is not None
+    """Whether the training engine (``roofline.engine.training.run``) is part of this build."""
+    return importlib.util.find_spec("roofline.engine.training.run") is not None
 
 
 def training_missing() -> str:
     """What a training view says while the training engine is not part of this build."""
-    return ("Training estimates need roofline.engine.training, which this build does not "
+    return ("Training estimates need roofline.engine.training.run, which this build does not "
             "have yet; serving views work.")
 
 

@@ -25,7 +25,7 @@ from roofline.dashboard.wiring import (
     training_available,
     training_missing,
 )
-from roofline.views.format import seconds, si, value
+from roofline.formatting import seconds, si, value
 from roofline.views.plots import MemoryBar, empty_figure, memory_figure
 
 NAME = "fit"
