@@ -57,19 +57,37 @@ def _n(shape: tuple[int, ...]) -> str:
 
 
 def grid(**axes: Any) -> dict[str, NDArray[Any]]:
-    """The cartesian product of the axes as equal-length flat arrays, to pass as keyword
-    arguments: ``roofline.infer(m, c, **roofline.grid(batch=[1, 8], tp=[1, 2, 4]))`` gives
-    6 scenarios. The last axis varies fastest (C order), as in :func:`roofline.sweep`.
+    """The cartesian product of the axes, as equal-length flat arrays for a verb's keywords.
+
+    To pass as keyword arguments: ``roofline.infer(m, c, **roofline.grid(batch=[1, 8],
+    tp=[1, 2, 4]))`` gives 6 scenarios. The last axis varies fastest (C order), as in
+    :func:`roofline.sweep`.
 
     Parameters
     ----------
-    **axes
-        Each axis a scalar or a list of values (numbers or strings such as ``recompute``).
+    **axes : scalar or list
+        Each axis a scalar or a non-empty flat list of values (numbers or strings such as
+        ``recompute``), named as the verb's keyword (``batch``, ``tp``, ...).
 
     Returns
     -------
     dict[str, numpy.ndarray]
         One flat array per axis, all of length ``prod(len(axis))``.
+
+    Raises
+    ------
+    SpecError
+        No axis, or an axis that is empty or not flat.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> g = roofline.grid(batch=[1, 8], tp=[1, 2, 4])
+    >>> g["batch"].tolist(), g["tp"].tolist()
+    ([1, 1, 1, 8, 8, 8], [1, 2, 4, 1, 2, 4])
+    >>> r = roofline.infer("llama-3.1-8b", "h100", **roofline.grid(batch=[1, 8], tp=[1, 2]))
+    >>> len(r), r.frame["tp"].tolist()
+    (4, [1, 2, 1, 2])
     """
     if not axes:
         raise SpecError([Problem("grid() needs at least one axis, e.g. grid(batch=[1, 8])",

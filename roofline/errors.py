@@ -26,7 +26,27 @@ class SpecError(ValueError):
     """Invalid chip, model or scenario input.
 
     ``problems`` lists every problem found; the message names the file, the field path,
-    the line where known, and what was expected.
+    the line where known, and what was expected. A subclass of ``ValueError``.
+
+    Parameters
+    ----------
+    problems : list of Problem or str
+        Every problem found (message, source, field path, line), or one message.
+    source : str, optional
+        The file or label the message belongs to, when ``problems`` is a string.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> try:
+    ...     roofline.load_chip("h1000")
+    ... except roofline.SpecError as e:
+    ...     print(e)
+    <input>: unknown chip 'h1000'; did you mean h100, v100, h800? (`roofline chips` lists
+    them; a path to a .yaml file works too)
+    >>> e = roofline.SpecError("batch must be >= 1", source="<cli>")
+    >>> str(e), isinstance(e, ValueError)
+    ('<cli>: batch must be >= 1', True)
     """
 
     def __init__(self, problems: list[Problem] | str, *, source: str | None = None) -> None:

@@ -28,6 +28,11 @@ def test_docs_build_strict_with_the_api_reference(tmp_path):
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     api = (site / "api" / "index.html").read_text()
     for name in ("roofline.infer", "roofline.train", "roofline.fit", "roofline.Result",
-                 "roofline.grid", "roofline.scale_out.top_k"):
+                 "roofline.grid", "roofline.scale_out.top_k", "roofline.serve_at_rate",
+                 "roofline.Dtype"):
         assert name in api, name
+    # numpydoc sections render as sections (tests/test_docstrings.py checks the docstrings)
+    load_chip = api[api.index('id="roofline.load_chip"'):api.index('id="roofline.load_model"')]
+    for section in ("Parameters:", "Returns:", "Examples:"):
+        assert section in load_chip, section
     assert "batch" in api and "SpecError" in api

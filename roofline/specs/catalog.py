@@ -100,7 +100,37 @@ def _is_path(ref: str | Path) -> bool:
 
 
 def load_chip(ref: str | Path | Chip | Mapping[str, Any]) -> Chip:
-    """A chip by catalog name or alias (case-insensitive), by YAML path, or from a dict."""
+    """Load a chip spec by catalog name or alias, YAML path, or dict.
+
+    Names and aliases are matched case-insensitively (``h100``, ``H100-SXM`` and
+    ``nvidia-h100-sxm`` are the same chip); a path is read as a chip YAML file
+    (``hardware_specs/`` format, docs/specs.md) and a dict is validated as one.
+
+    Parameters
+    ----------
+    ref : str, pathlib.Path, Chip or Mapping
+        A catalog name or alias (``roofline chips`` lists them), a path to a ``.yaml``
+        chip file, a :class:`Chip` (returned as is), or a dict with the YAML's fields.
+
+    Returns
+    -------
+    Chip
+        The validated chip spec (peaks in FLOP/s, memory in bytes and bytes/s, links in
+        bytes/s per direction).
+
+    Raises
+    ------
+    SpecError
+        An unknown name (with the closest names suggested) or an invalid file / dict,
+        naming the field and its allowed range.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> chip = roofline.load_chip("h100")
+    >>> chip.name, chip.peak("bf16"), chip.memory.capacity
+    ('nvidia-h100-sxm', 989400000000000.0, 80000000000.0)
+    """
     if isinstance(ref, Chip):
         return ref
     if isinstance(ref, Mapping):
@@ -115,9 +145,36 @@ def load_chip(ref: str | Path | Chip | Mapping[str, Any]) -> Chip:
 
 
 def load_model(ref: str | Path | ModelSpec | Mapping[str, Any]) -> ModelSpec:
-    """A model by catalog name or alias, by model YAML path, or by HF ``config.json`` path;
-    a dict is read as a model spec (or as a config.json when it has ``model_type`` but no
-    ``sources``)."""
+    """Load a model spec by catalog name or alias, YAML path, ``config.json`` or dict.
+
+    A model by catalog name or alias (case-insensitive), by model YAML path, or by HF
+    ``config.json`` path; a dict is read as a model spec (or as a config.json when it has
+    ``model_type`` but no ``sources``).
+
+    Parameters
+    ----------
+    ref : str, pathlib.Path, ModelSpec or Mapping
+        A catalog name or alias (``roofline models`` lists them), a path to a model
+        ``.yaml`` or a Hugging Face ``config.json``, a :class:`ModelSpec` (returned as is),
+        or a dict (a model spec, or a config.json's contents).
+
+    Returns
+    -------
+    ModelSpec
+        The validated architecture; ``.params()`` counts its parameters.
+
+    Raises
+    ------
+    SpecError
+        An unknown name (with the closest names suggested) or an invalid file / dict.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> m = roofline.load_model("llama-3.1-8b")
+    >>> m.num_hidden_layers, m.hidden_size, m.params().total
+    (32, 4096, 8030261248)
+    """
     if isinstance(ref, ModelSpec):
         return ref
     if isinstance(ref, Mapping):
@@ -159,7 +216,26 @@ def chip_row(c: Chip) -> dict[str, Any]:
 
 
 def list_chips() -> pd.DataFrame:
-    """The chip catalog as a DataFrame, one row per chip, SI units in the column names."""
+    """The chip catalog as a DataFrame, one row per chip, SI units in the column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shipped chip: ``name``, ``vendor``, ``display_name``, ``aliases``,
+        ``release_year``, ``form_factor``, dense peaks ``<dtype>_flops_per_s`` (FLOP/s; NaN
+        where the chip has no native support), ``memory_bytes``,
+        ``memory_bandwidth_bytes_per_s``, ``ridge_point_bf16_flop_per_byte``,
+        ``on_chip_sram_bytes``, ``scale_up_bytes_per_s`` / ``scale_out_bytes_per_s`` (per
+        direction), ``scale_up_domain`` (chips), ``tdp_w`` (W), ``usd_per_chip_hour`` and
+        ``sources``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> chips = roofline.list_chips().set_index("name")
+    >>> chips.loc["nvidia-h100-sxm", ["bf16_flops_per_s", "memory_bandwidth_bytes_per_s"]].tolist()
+    [989400000000000.0, 3350000000000.0]
+    """
     return pd.DataFrame([chip_row(c) for c in chips()])
 
 
@@ -187,5 +263,22 @@ def model_row(m: ModelSpec) -> dict[str, Any]:
 
 
 def list_models() -> pd.DataFrame:
-    """The model catalog as a DataFrame, one row per model, with parameter counts."""
+    """The model catalog as a DataFrame, one row per model, with parameter counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shipped model: ``name``, ``display_name``, ``model_type``, ``aliases``,
+        ``total_params`` and ``active_params`` (parameters; active < total for MoE),
+        ``embedding_params``, ``layers``, ``hidden_size``, ``attention`` (MHA, GQA, MQA,
+        MLA or none), ``moe``, ``experts``, ``experts_per_token``, ``mamba_layers``,
+        ``max_position_embeddings`` (tokens), ``rumoured`` and ``sources``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> models = roofline.list_models().set_index("name")
+    >>> models.loc["mixtral-8x7b", ["total_params", "active_params"]].tolist()
+    [46702792704, 12879925248]
+    """
     return pd.DataFrame([model_row(m) for m in models()])

@@ -127,7 +127,61 @@ class Price(Strict):
 
 
 class Chip(Strict):
-    """One accelerator (or CPU socket), with dense peak throughput per data type."""
+    """One accelerator (or CPU socket), with dense peak throughput per data type.
+
+    The schema of a ``hardware_specs/*.yaml`` file (docs/specs.md); numbers are SI base
+    units or strings with a unit (``"989.4 TFLOP/s"``, ``"80 GB"``, ``"3.35 TB/s"``). Every
+    figure group must be covered by a source. Load one with :func:`load_chip`.
+
+    Parameters
+    ----------
+    name : str
+        Canonical catalog name, ``[a-z0-9._-]``, e.g. ``nvidia-h100-sxm``.
+    display_name : str, optional
+        Human-readable name.
+    aliases : list of str, optional
+        Other names it is found by (``h100``).
+    vendor : str
+        Vendor name, lower case (``nvidia``, ``amd``, ``google``).
+    release_year : int
+        Year of release, in [1990, 2100].
+    form_factor : str
+        Package (SXM5, OAM, PCIe, ...).
+    peak_flops : dict of Dtype to float
+        Dense (not sparse) peak FLOP/s per data type; a dtype left out is unsupported.
+    memory : Memory
+        Device memory: ``capacity`` (bytes), ``bandwidth`` (bytes/s), ``kind``.
+    on_chip_sram : float, optional
+        L2 / SRAM, bytes.
+    scale_up : ScaleUp, optional
+        The fast domain (NVLink, ICI, ...): bandwidth per chip per direction (bytes/s),
+        domain size (chips) and topology.
+    scale_out : ScaleOut, optional
+        The network between domains: bandwidth per chip per direction (bytes/s).
+    host : Host, optional
+        Host memory tier for KV offload: link bandwidth (bytes/s) and capacity (bytes).
+    tdp : float, optional
+        Thermal design power, W.
+    system : System, optional
+        The server it ships in (chips, maximum power in W), for node-level energy.
+    price : Price, optional
+        Indicative rental price, $ per chip-hour, with provider and date.
+    sources : list of Source
+        Datasheets and papers, each with the figure groups it ``covers``.
+    notes : str, optional
+        How the figures were read (sparsity halved, ...).
+
+    Examples
+    --------
+    >>> import roofline
+    >>> h100 = roofline.load_chip("h100")
+    >>> h100.peak("bf16"), h100.memory.bandwidth
+    (989400000000000.0, 3350000000000.0)
+    >>> h100.resolve_dtype("fp4").value, h100.peak("fp4")  # no fp4 units: runs in fp8
+    ('fp8', 1978900000000000.0)
+    >>> round(h100.ridge_point("bf16"), 1), h100.power_per_chip()  # FLOP/byte, W
+    (295.3, 1275.0)
+    """
 
     name: Name
     display_name: str | None = None

@@ -7,7 +7,26 @@ from enum import StrEnum
 
 
 class Dtype(StrEnum):
-    """A tensor-core / matrix-unit data type, as named in chip specs."""
+    """A tensor-core / matrix-unit data type, as named in chip specs.
+
+    A string enum: ``Dtype("fp8") == "fp8"``. ``roofline.BYTES_PER_ELEMENT`` gives the
+    storage bytes of each; a chip without native support for one computes in the next
+    wider (``Chip.resolve_dtype``).
+
+    Parameters
+    ----------
+    value : str
+        One of ``fp64``, ``fp32``, ``tf32``, ``bf16``, ``fp16``, ``fp8``, ``fp6``, ``fp4``,
+        ``int8``, ``int4``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> roofline.Dtype("fp8"), roofline.Dtype.bf16 == "bf16"
+    (<Dtype.fp8: 'fp8'>, True)
+    >>> roofline.BYTES_PER_ELEMENT[roofline.Dtype.fp4]
+    0.5
+    """
 
     fp64 = "fp64"
     fp32 = "fp32"

@@ -129,7 +129,79 @@ class Published(Strict):
 
 
 class ModelSpec(Strict):
-    """A decoder-only language model: dense, MoE, MLA, SSM or hybrid."""
+    """A decoder-only language model: dense, MoE, MLA, SSM or hybrid.
+
+    The schema of a ``models/*.yaml`` file (docs/specs.md), named as in Hugging Face
+    ``config.json``; sizes are element counts, lengths tokens. Load one with
+    :func:`load_model` or :func:`from_hf_config`; ``params()`` counts its parameters.
+
+    Parameters
+    ----------
+    name : str
+        Canonical catalog name, ``[a-z0-9._-]``, e.g. ``llama-3.1-8b``.
+    display_name : str, optional
+        Human-readable name.
+    aliases : list of str, optional
+        Other names it is found by.
+    model_type : str
+        The config.json ``model_type`` (``llama``, ``deepseek_v3``, ...).
+    hidden_size : int
+        Model width, in [1, 1000000].
+    num_hidden_layers : int
+        Decoder layers, in [1, 10000].
+    vocab_size : int
+        Vocabulary entries, in [1, 100000000].
+    max_position_embeddings : int, optional
+        Longest context, tokens.
+    tie_word_embeddings : bool, default False
+        The LM head shares the embedding matrix.
+    position_embedding : {"rope", "learned", "alibi", "none"}, default "rope"
+        Position encoding (``learned`` adds a table of ``max_position_embeddings`` rows).
+    norm : {"rmsnorm", "layernorm"}, default "rmsnorm"
+        Normalisation (layernorm has a bias).
+    norms_per_layer : int, default 2
+        Norms per decoder layer, in [0, 8].
+    parallel_attention_mlp : bool, default False
+        Attention and MLP read the same input (GPT-J, PaLM).
+    layer_types : list of str, optional
+        Pattern of mixers (``full_attention``, ``sliding_attention``, ``mamba``), repeated
+        to ``num_hidden_layers``.
+    ffn_types : list of str, optional
+        Pattern of feed-forward kinds (``dense``, ``moe``, ``none``), repeated likewise.
+    attention : Attention, optional
+        Heads, KV heads, head size, sliding window, biases.
+    mla : MLA, optional
+        Multi-head latent attention ranks and head sizes (DeepSeek-V2/V3).
+    mlp : MLP, optional
+        Dense feed-forward size and kind (gated or not).
+    moe : MoE, optional
+        Experts, experts per token, expert size, shared experts, dense layers.
+    ssm : SSM, optional
+        Mamba / Mamba-2 mixer sizes.
+    num_nextn_predict_layers : int, default 0
+        Multi-token-prediction modules, in [0, 100].
+    quantization : dict, optional
+        The checkpoint's ``quantization_config`` (read by ``precision="native"``).
+    encoders : list of Encoder, optional
+        Vision / audio towers, counted but not costed.
+    rumoured : bool, default False
+        The architecture is reported, not published.
+    published : Published, optional
+        Official parameter counts the engine is checked against.
+    sources : list of Source
+        The config.json or paper each figure comes from.
+    notes : str, optional
+        Assumptions made in reading the sources.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> m = roofline.load_model("deepseek-v3")
+    >>> m.is_moe, m.moe.num_experts, m.moe.num_experts_per_tok, m.mla.kv_lora_rank
+    (True, 256, 8, 512)
+    >>> m.params().total, m.params().active
+    (671026419200, 37552297472)
+    """
 
     name: Name
     display_name: str | None = None

@@ -113,7 +113,45 @@ def mixer_params(m: ModelSpec, mixer: str) -> int:
 
 @dataclass(frozen=True)
 class ParamCount:
-    """Parameter counts of one model, by component (all in parameters, not bytes)."""
+    """Parameter counts of one model, by component (all in parameters, not bytes).
+
+    Made by :func:`count_params` (or ``ModelSpec.params()``); ``total``, ``active`` and
+    ``non_embedding`` are derived, ``breakdown()`` gives every count as a dict.
+
+    Parameters
+    ----------
+    embedding : int
+        Token (and learned position) embeddings.
+    lm_head : int
+        Output projection; 0 when tied to the embedding.
+    attention : int
+        Attention / MLA projections (biases, q/k norms and sinks included).
+    ssm : int
+        Mamba mixers.
+    mlp : int
+        Dense feed-forward layers.
+    router : int
+        MoE gates.
+    experts_routed : int
+        Every routed expert of every MoE layer.
+    experts_shared : int
+        Shared (always-on) experts.
+    norms : int
+        Per-layer norms and the final norm.
+    active_routed : int
+        Routed-expert parameters one token uses (``num_experts_per_tok`` experts a layer).
+    mtp : int
+        Multi-token-prediction modules (not counted in ``total``).
+
+    Examples
+    --------
+    >>> import roofline
+    >>> p = roofline.count_params(roofline.load_model("mixtral-8x7b"))
+    >>> p.experts_routed, p.active_routed
+    (45097156608, 11274289152)
+    >>> p.total, p.active, p.non_embedding
+    (46702792704, 12879925248, 46440648704)
+    """
 
     embedding: int          # token (and learned position) embeddings
     lm_head: int            # 0 when tied to the embedding
@@ -151,7 +189,31 @@ class ParamCount:
 
 
 def count_params(m: ModelSpec) -> ParamCount:
-    """Count the parameters of ``m`` by component."""
+    """Count the parameters of ``m`` by component.
+
+    Counts follow the architecture (embeddings, attention or MLA, Mamba, dense and MoE
+    feed-forward, norms); ``ModelSpec.params()`` returns the same, cached per spec.
+
+    Parameters
+    ----------
+    m : ModelSpec
+        The model (:func:`load_model` gives one from a catalog name).
+
+    Returns
+    -------
+    ParamCount
+        Counts per component, in parameters; ``.total``, ``.active`` (per token, MoE) and
+        ``.non_embedding``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> p = roofline.count_params(roofline.load_model("llama-3.1-8b"))
+    >>> p.total, p.attention, p.mlp
+    (8030261248, 1342177280, 5637144576)
+    >>> roofline.count_params(roofline.load_model("deepseek-v3")).active
+    37552297472
+    """
     h = m.hidden_size
     embedding = m.vocab_size * h
     if m.position_embedding == "learned":

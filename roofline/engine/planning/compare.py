@@ -24,13 +24,58 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
             max_tpot_s: float | None = None, utilisation: float = 1.0,
             energy: EnergyAssumptions | None = None, sort_by: str = "usd_per_m_output_tokens",
             **kwargs: Any) -> Result:
-    """A table over chips (default: the whole catalog) for one serving scenario.
+    """Compare chips for one serving scenario: does it fit, how fast, at what cost.
 
-    Each row: ``fits`` (on some layout), the layout with the most output tokens/s per chip
-    (so the cheapest per token) and its ``chips_needed``, ``min_chips`` (the fewest that fit),
+    A table over chips (default: the whole catalog) for one serving scenario. Each row:
+    ``fits`` (on some layout), the layout with the most output tokens/s per chip (so the
+    cheapest per token) and its ``chips_needed``, ``min_chips`` (the fewest that fit),
     TTFT, TPOT, ``decode_tokens_per_s`` per replica, ``capacity_bytes`` per device, $ per
     1M input and output tokens (chips without a price get no $ figure and say so in
     ``note``) and energy per output token.
+
+    Parameters
+    ----------
+    model : str, pathlib.Path, ModelSpec or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_model`).
+    chips : sequence of str or Chip, optional
+        Chips to compare (names, aliases, paths or specs); default: every catalog chip.
+    batch : int, default 8
+        Concurrent sequences per replica (>= 1).
+    prompt_len : int, default 1024
+        Prompt tokens per request (>= 1).
+    output_len : int, default 256
+        Generated tokens per request (>= 1).
+    precision : str, Precision or Mapping, default "native"
+        A recipe name (``bf16``, ``fp8``, ``int4``, ... :data:`RECIPES`), a dict or a
+        :class:`Precision`; ``native`` reads the model's quantisation config, else bf16.
+    max_tpot_s : float, optional
+        Latency target: only layouts whose time per output token is at most this many
+        seconds count; default: no target.
+    utilisation : float, default 1.0
+        Fraction (0, 1] of rented hours doing useful work, for the $ figures.
+    energy : EnergyAssumptions, optional
+        PUE, power utilisation and grid carbon intensity; default: the catalog defaults.
+    sort_by : str, default "usd_per_m_output_tokens"
+        Column to sort the rows by (ascending; chips without the column last).
+    **kwargs : Any
+        Passed to :func:`fit` and :func:`infer` (e.g. ``attention_kernel``).
+
+    Returns
+    -------
+    Result
+        One row per chip: ``chip``, ``chip_alias``, ``vendor``, ``capacity_bytes``,
+        ``fits``, ``chips_needed``, ``min_chips``, ``tp``, ``pp``, ``ep``, ``ttft_s``,
+        ``tpot_s`` (s), ``decode_tokens_per_s``, ``decode_bound``,
+        ``usd_per_m_input_tokens``, ``usd_per_m_output_tokens`` ($ per 1M tokens),
+        ``joules_per_output_token`` (J), ``usd_per_chip_hour`` and ``note``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.compare("llama-3.1-70b", ["h100"])
+    >>> row = r.frame.iloc[0]
+    >>> row["chip"], bool(row["fits"]), int(row["chips_needed"]), int(row["tp"])
+    ('nvidia-h100-sxm', True, 2, 2)
     """
     m = load_model(model)
     e = energy or EnergyAssumptions()

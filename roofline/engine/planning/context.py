@@ -45,9 +45,52 @@ def context(model: str | Path | ModelSpec | Mapping[str, Any],
             precision: Any = "native", tp: int = 1, pp: int = 1,
             words_per_token: float = WORDS_PER_TOKEN,
             words_per_page: float = WORDS_PER_PAGE) -> Result:
-    """KV cache of a context given in ``tokens`` or ``pages`` (default: the model's
+    """KV cache of a context, and the longest context that fits on a chip.
+
+    The KV cache of a context given in ``tokens`` or ``pages`` (default: the model's
     maximum), and with a ``chip``, the longest context that fits beside the weights at
-    ``batch`` sequences on a tp x pp replica."""
+    ``batch`` sequences on a tp x pp replica.
+
+    Parameters
+    ----------
+    model : str, pathlib.Path, ModelSpec or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_model`).
+    chip : str, pathlib.Path, Chip or Mapping, optional
+        With a chip, also the longest context that fits; default: KV cache only.
+    tokens : float, optional
+        Context length in tokens (> 0); default: ``pages`` converted, else the model's
+        ``max_position_embeddings`` (8192 when it has none).
+    pages : float, optional
+        Context length in pages of text, converted with ``words_per_page`` and
+        ``words_per_token``; ignored when ``tokens`` is given.
+    batch : int, default 1
+        Sequences sharing the chip's memory (>= 1).
+    precision : str, Precision or Mapping, default "native"
+        Recipe (:func:`get_precision`); its ``kv_cache`` format sets the bytes per token.
+    tp, pp : int, default 1
+        Tensor- and pipeline-parallel degree of the replica (>= 1).
+    words_per_token : float, default 0.75
+        English words per token, for the ``words`` and ``pages`` columns.
+    words_per_page : float, default 500.0
+        Words per page.
+
+    Returns
+    -------
+    Result
+        One row: ``model``, ``tokens``, ``words``, ``pages``,
+        ``kv_cache_bytes_per_sequence`` and ``kv_cache_bytes_per_token`` (bytes),
+        ``batch``, ``max_position_embeddings``; with a chip also ``chip``, ``tp``, ``pp``,
+        ``max_context_tokens``, ``max_context_pages`` and ``weights_bytes_per_device``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.context("llama-3.1-8b", tokens=8192)
+    >>> float(r["kv_cache_bytes_per_token"]), float(r["kv_cache_bytes_per_sequence"]) / 2**30
+    (131072.0, 1.0)
+    >>> float(roofline.context("llama-3.1-70b", "h100", tp=2, batch=8)["max_context_tokens"])
+    6384.0
+    """
     m = load_model(model)
     p = get_precision(precision, m.quantization)
     if tokens is None:

@@ -105,7 +105,30 @@ def _pareto(x: Array, y: Array) -> NDArray[np.intp]:
 
 
 class FrontierResult(Result):
-    """The Pareto front (``frame``), every feasible configuration (``configurations``)."""
+    """The Pareto front (``frame``), every feasible configuration (``configurations``).
+
+    Returned by :func:`frontier`; ``best()`` is the configuration with the most output
+    tokens/s per chip, ``plot()`` draws tokens/s per chip against tokens/s per user.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The Pareto-optimal points, best throughput per chip first.
+    assumptions : dict
+        What the numbers assume (workload, efficiency, price, ...).
+    configurations : pandas.DataFrame
+        Every feasible configuration, same columns.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> f = roofline.frontier("llama-3.1-8b", "h100", count=8, mode="ideal")
+    >>> len(f.configurations) > len(f) > 1
+    True
+    >>> best = f.best()
+    >>> best["mode"], int(best["tp"]), int(best["batch"])
+    ('aggregated', 1, 192)
+    """
 
     def __init__(self, frame: pd.DataFrame, assumptions: dict[str, Any],
                  configurations: pd.DataFrame) -> None:
@@ -244,13 +267,73 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
              draft_tokens: Sequence[int] = (1,), usd_per_chip_hour: float | None = None,
              mode: Literal["expected", "ideal"] = "expected",
              overlap: bool = False) -> FrontierResult:
-    """Pareto front of output tokens/s per chip vs per user for ``model`` on ``count``
-    ``chip``s: ``disaggregated`` True (only), False (aggregated only) or None (both).
+    """Pareto front of output tokens/s per chip vs per user for ``model`` on ``count`` chips.
 
-    Each point holds ``output_tokens_per_s_per_chip``, ``output_tokens_per_s_per_user``,
-    ``ttft_s``, ``tpot_s``, ``usd_per_m_output_tokens`` (all chip time charged to output
-    tokens) and its configuration (mode, tp, dp, ep, batch per attention group,
-    draft_tokens; for disaggregation the prefill layout, batch and xPyD split).
+    Aggregated and / or disaggregated (prefill / decode) serving over every layout and
+    batch that fits. Each point holds ``output_tokens_per_s_per_chip``,
+    ``output_tokens_per_s_per_user``, ``ttft_s``, ``tpot_s``, ``usd_per_m_output_tokens``
+    (all chip time charged to output tokens) and its configuration (mode, tp, dp, ep, batch
+    per attention group, draft_tokens; for disaggregation the prefill layout, batch and
+    xPyD split).
+
+    Parameters
+    ----------
+    model : str, pathlib.Path, ModelSpec or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_model`).
+    chip : str, pathlib.Path, Chip or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_chip`).
+    count : int
+        Chips available, in [1, 1000000].
+    prompt_len, output_len : float, optional
+        Tokens per request, in [1, 1e7]; default: the ``workload`` preset's.
+    workload : {"chat", "long", "reasoning", "rag"}, optional
+        Preset (prompt, output) tokens: chat 1024 + 1024 (the default), long 8192 + 1024,
+        reasoning 1024 + 3498, rag 32768 + 512.
+    precision : str, Precision or Mapping, default "native"
+        Recipe (:func:`get_precision`).
+    disaggregated : bool, optional
+        True: disaggregated only; False: aggregated only; None (default): both.
+    max_ttft_s, max_tpot_s : float, optional
+        Latency targets in seconds (> 0); points that miss them are left out.
+    cache_hit : float, default 0.0
+        Fraction [0, 1) of each prompt served from the prefix cache.
+    cache_tier : {"hbm", "host", "disk"}, default "hbm"
+        Where cached prefixes live (reading them back costs that tier's bandwidth).
+    speculation : {"auto", "off", "mtp", "eagle"}, default "auto"
+        Speculative decoding head; ``auto`` uses the model's MTP layers when it has them.
+    acceptance : float or sequence of float, optional
+        Per-token acceptance rate in [0, 1), or mean accepted lengths at k = 1..n draft
+        tokens; needed for ``eagle``; default for MTP: 0.875 (DeepSeek-V3 report, 5.4.3).
+    draft_tokens : sequence of int, default (1,)
+        Draft-token counts tried (whole numbers >= 0).
+    usd_per_chip_hour : float, optional
+        Price per chip-hour ($); default: the chip's indicative price.
+    mode : {"expected", "ideal"}, default "expected"
+        Calibrated efficiencies, or datasheet peaks.
+    overlap : bool, default False
+        Hide communication behind compute (two micro-batches, as DeepSeek's deployment).
+
+    Returns
+    -------
+    FrontierResult
+        The Pareto points (``frame``) with the columns above (throughputs in tokens/s,
+        times in s, ``usd_per_m_output_tokens`` in $ per 1M tokens), every feasible
+        configuration (``configurations``) and ``best()``.
+
+    Raises
+    ------
+    SpecError
+        A count, target, workload or speculation setting out of range.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> f = roofline.frontier("llama-3.1-8b", "h100", count=8, mode="ideal")
+    >>> first = f.frame.iloc[0]  # the most tokens/s per chip
+    >>> first["mode"], int(first["tp"]), round(float(first["output_tokens_per_s_per_chip"]))
+    ('aggregated', 1, 10859)
+    >>> sorted(set(f.frame["mode"]))
+    ['aggregated', 'disaggregated']
     """
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)

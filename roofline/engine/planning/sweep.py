@@ -75,10 +75,45 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
     unchanged (e.g. ``attention_kernel``, ``efficiency``, ``count``). Invalid layouts stay in
     the table with ``valid=False`` and a ``reason``.
 
-    ``client``: a ``dask.distributed.Client``; each task then builds its chunk of the grid
-    from the axes on a worker, and the rows are gathered here (for reductions that keep
-    the rows on the workers, see :mod:`roofline.scale_out`). ``progress``: None shows a bar
-    only for sweeps longer than a second. Returns a :class:`~roofline.results.Result`.
+    Parameters
+    ----------
+    models : str, ModelSpec or list of them
+        Catalog names, spec files or specs (see :func:`load_model`).
+    chips : str, Chip or list of them
+        Catalog names, spec files or specs (see :func:`load_chip`).
+    purpose : {"serve", "train"} or list of them, default "serve"
+        Serving rows (:func:`infer`'s columns) or training rows (:func:`train`'s).
+    precision : str, Precision, Mapping or list of them, default "native"
+        Recipes to cross (:func:`get_precision`).
+    chunk_rows : int, default 500000
+        Scenarios evaluated per vectorised engine call (>= 1); bounds peak memory.
+    client : dask.distributed.Client, optional
+        Run on a Dask cluster: each task builds its chunk of the grid from the axes on a
+        worker and the rows are gathered here (for reductions that keep the rows on the
+        workers, see :mod:`roofline.scale_out`). Default: run locally.
+    progress : bool, optional
+        Show a progress bar on stderr; None (default) shows one only for sweeps longer than
+        a second on a terminal.
+    **axes : Any
+        Numeric axes, each a scalar or a list (tokens for lengths, counts for degrees and
+        batches), crossed with each other; other keywords are passed to the engine as is.
+
+    Returns
+    -------
+    Result
+        One row per combination, the last axis varying fastest: ``purpose``, ``model``,
+        ``chip``, ``precision``, the axes, then the verb's columns (serving: ``ttft_s``,
+        ``tpot_s`` in s, ``output_tokens_per_s``, ``memory_bytes``, ``fits``, ...),
+        ``valid`` and ``reason``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.sweep("llama-3.1-8b", "h100", batch=[1, 8], tp=[1, 2])
+    >>> len(r), r.frame["tp"].tolist()
+    (4, [1, 2, 1, 2])
+    >>> (r.frame["weights_bytes"] / 1e9).round(2).tolist()
+    [16.06, 8.03, 16.06, 8.03]
     """
     if client is not None:
         from roofline import scale_out

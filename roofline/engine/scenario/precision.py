@@ -91,7 +91,35 @@ class Precision(Strict):
     int4 recipe computes in bf16); ``kv_cache`` is how K and V are stored; ``attention`` is
     the format the attention core (QK^T, softmax, PV) computes in, by default the wider of
     bf16 and ``activations``: Transformer Engine and vLLM quantise the projections to fp8
-    but keep the attention kernel in bf16 unless asked otherwise.
+    but keep the attention kernel in bf16 unless asked otherwise. Build one with
+    :func:`get_precision` (a recipe name or a dict of format names).
+
+    Parameters
+    ----------
+    weights : Format
+        Stored weight format (element dtype plus group-wise scales and zeros, which set
+        the bytes per weight).
+    activations : Dtype, default Dtype.bf16
+        Matmul input format; picks the chip's peak FLOP/s.
+    kv_cache : Format
+        Stored K / V format (bytes per cached element).
+    attention : Dtype, optional
+        Attention-core compute format; default: the wider of bf16 and ``activations``.
+    overrides : dict of str to Format, optional
+        Per-component weight formats (``attention``, ``mlp``, ``experts``, ``router``,
+        ``embedding``, ``lm_head``, ``ssm``).
+    label : str, default "custom"
+        Name shown in results.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> p = roofline.get_precision({"weights": "fp8", "activations": "fp8",
+    ...                             "kv_cache": "fp8", "label": "my fp8"})
+    >>> p.weight_bytes("mlp"), p.compute_dtype("mlp").value, p.attention_dtype.value
+    (1.0, 'fp8', 'bf16')
+    >>> p.activation_bytes  # stored activations stay 16-bit
+    2.0
     """
 
     weights: Format
@@ -173,8 +201,44 @@ def from_quantization_config(q: Mapping[str, Any]) -> Precision:
 
 def get_precision(spec: str | Precision | Mapping[str, Any] | None,
                   model_quantization: Mapping[str, Any] | None = None) -> Precision:
-    """A recipe by name (:data:`RECIPES`), dict or object; ``"native"`` (or None) reads the
-    model's own ``quantization_config`` and falls back to bf16."""
+    """A precision recipe by name (:data:`RECIPES`), dict or object.
+
+    ``"native"`` (or None) reads the model's own ``quantization_config`` and falls back to
+    bf16.
+
+    Parameters
+    ----------
+    spec : str, Precision, Mapping or None
+        A recipe name (``bf16``, ``fp8``, ``int4``, ``nvfp4``, ... the keys of
+        ``roofline.RECIPES``), ``"native"`` / None, a :class:`Precision`, or a dict with
+        ``weights``, ``kv_cache`` (format names such as ``int4-g128``), ``activations``,
+        ``attention``, ``overrides`` and ``label``.
+    model_quantization : Mapping, optional
+        The model's ``quantization_config`` (``ModelSpec.quantization``), read for
+        ``"native"``.
+
+    Returns
+    -------
+    Precision
+        Weight, activation, KV-cache and attention formats (``weight_bytes(component)``
+        gives bytes per weight, scales included).
+
+    Raises
+    ------
+    SpecError
+        An unknown recipe name (the known ones listed) or an invalid dict.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> p = roofline.get_precision("int4")
+    >>> p.label, p.weight_bytes("mlp"), p.weight_bytes("embedding"), p.activations.value
+    ('int4 (W4A16, group 128)', 0.53125, 2.0, 'bf16')
+    >>> roofline.get_precision("native").label
+    'bf16'
+    >>> roofline.get_precision("native", roofline.load_model("deepseek-v3").quantization).label
+    'fp8 from quantization_config (fp8 (128x128 blocks))'
+    """
     if isinstance(spec, Precision):
         return spec
     if isinstance(spec, Mapping):

@@ -135,12 +135,41 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
 def decode_crossover_batch(model: str | ModelSpec, chip: str | Chip, *, context: float = 2048,
                            precision: str | Precision | None = "native", tp: int = 1,
                            ep: int = 1, max_batch: int = 65536) -> int | None:
-    """Smallest decode batch at which the linear layers turn compute-bound (their matmul
-    time >= their weight and activation traffic time, ideal roofline), evaluated for every
-    batch 1..max_batch in one vectorised call; None if they stay memory-bound.
+    """Smallest decode batch at which the linear layers turn compute-bound.
 
-    Attention over the KV cache is left out: its intensity is set by the query heads per KV
-    head, not by the batch, so it stays memory-bound at any batch.
+    The batch where their matmul time >= their weight and activation traffic time (ideal
+    roofline), evaluated for every batch 1..max_batch in one vectorised call; None if they
+    stay memory-bound. Attention over the KV cache is left out: its intensity is set by
+    the query heads per KV head, not by the batch, so it stays memory-bound at any batch.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        Catalog name or alias, or spec (see :func:`load_model`).
+    chip : str or Chip
+        Catalog name or alias, or spec (see :func:`load_chip`).
+    context : float, default 2048
+        Tokens in each sequence's KV cache.
+    precision : str or Precision, default "native"
+        Recipe (:func:`get_precision`); narrower weights lower the traffic and move the
+        crossover.
+    tp, ep : int, default 1
+        Tensor- and expert-parallel degree (>= 1).
+    max_batch : int, default 65536
+        Largest batch tried (>= 1).
+
+    Returns
+    -------
+    int or None
+        Sequences per decode step at the crossover, or None below ``max_batch``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> roofline.decode_crossover_batch("llama-3.1-8b", "h100")
+    347
+    >>> roofline.decode_crossover_batch("llama-3.1-8b", "h100", precision="fp8")
+    408
     """
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)

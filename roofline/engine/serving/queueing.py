@@ -134,13 +134,65 @@ def serve_at_rate(model: str | Path | ModelSpec | Mapping[str, Any],
                   prefill_ep: int | None = None, prefill_instances: int = 1,
                   decode_instances: int = 1, percentile: float = 0.9,
                   prompt_cv: float = 0.0, cache_hit: float = 0.0) -> Result:
-    """TTFT / TPOT (mean and ``percentile``) and concurrency at Poisson ``rate`` requests/s
-    (an array) for one aggregated instance (tp x dp chips), or for ``prefill_instances``
-    prefill + ``decode_instances`` decode instances when ``disaggregated``.
+    """Latency and concurrency of a deployment under Poisson arrivals at given rates.
 
-    ``prompt_cv``: coefficient of variation of the prefill service time (0: equal prompts).
-    Rows past saturation (prefill utilisation >= 1 or decode unable to keep up) have
-    ``stable`` False and infinite latencies.
+    TTFT / TPOT (mean and ``percentile``) and concurrency at Poisson ``rate`` requests/s
+    (an array) for one aggregated instance (tp x dp chips), or for ``prefill_instances``
+    prefill + ``decode_instances`` decode instances when ``disaggregated``. Rows past
+    saturation (prefill utilisation >= 1 or decode unable to keep up) have ``stable``
+    False and infinite latencies.
+
+    Parameters
+    ----------
+    model : str, pathlib.Path, ModelSpec or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_model`).
+    chip : str, pathlib.Path, Chip or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_chip`).
+    rate : array_like of float
+        Arrival rates, requests per second (> 0).
+    prompt_len : float, default 1024
+        Prompt tokens per request.
+    output_len : float, default 256
+        Generated tokens per request.
+    precision : str, Precision or Mapping, default "native"
+        Recipe (:func:`get_precision`).
+    tp, dp, ep : int, default 1
+        Tensor-, data- (attention groups) and expert-parallel degree of an instance (>= 1).
+    disaggregated : bool, default False
+        Separate prefill and decode instances (their KV caches sent over the network).
+    prefill_tp, prefill_dp, prefill_ep : int, optional
+        Layout of a prefill instance; default: the decode layout.
+    prefill_instances, decode_instances : int, default 1
+        Instances of each kind when ``disaggregated`` (>= 1).
+    percentile : float, default 0.9
+        Latency percentile reported, in [0.5, 1).
+    prompt_cv : float, default 0.0
+        Coefficient of variation (>= 0) of the prefill service time (0: equal prompts).
+    cache_hit : float, default 0.0
+        Fraction [0, 1) of each prompt found in the prefix cache (not recomputed).
+
+    Returns
+    -------
+    Result
+        One row per rate: ``model``, ``chip``, ``rate_per_s``, ``mode``, ``chips``,
+        ``decode_batch`` (sequences), ``ttft_mean_s``, ``ttft_p90_s``, ``tpot_s``,
+        ``itl_p90_s``, ``e2e_mean_s`` (s; the suffix follows ``percentile``),
+        ``concurrency`` (requests in the system), ``prefill_utilisation``,
+        ``output_tokens_per_s_per_chip`` and ``stable``.
+
+    Raises
+    ------
+    SpecError
+        A rate <= 0, a percentile outside [0.5, 1) or an impossible layout.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.serve_at_rate("llama-3.1-8b", "h100", rate=[1, 100])
+    >>> r.frame["stable"].tolist(), r.frame["output_tokens_per_s_per_chip"].tolist()
+    ([True, False], [256.0, 25600.0])
+    >>> float(r.frame["tpot_s"].iloc[1])  # past saturation the queue grows without bound
+    inf
     """
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
@@ -192,9 +244,48 @@ def max_rate(model: str | Path | ModelSpec | Mapping[str, Any],
              chip: str | Path | Chip | Mapping[str, Any], *,
              max_ttft_s: float | None = None, max_tpot_s: float | None = None,
              percentile: float = 0.9, **kwargs: Any) -> Result:
-    """The highest Poisson rate (requests/s) whose ``percentile`` TTFT and mean TPOT meet
-    the targets, found on a 3%-step geometric grid of rates (1e-3 to 1e5 requests/s) in one
-    vectorised call; the row at that rate (``serve_at_rate``'s columns)."""
+    """The highest Poisson arrival rate a deployment sustains within latency targets.
+
+    The highest rate (requests/s) whose ``percentile`` TTFT and mean TPOT meet the
+    targets, found on a 3%-step geometric grid of rates (1e-3 to 1e5 requests/s) in one
+    vectorised call of :func:`serve_at_rate`.
+
+    Parameters
+    ----------
+    model : str, pathlib.Path, ModelSpec or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_model`).
+    chip : str, pathlib.Path, Chip or Mapping
+        Catalog name or alias, spec file, or spec (see :func:`load_chip`).
+    max_ttft_s : float, optional
+        Target for the ``percentile`` time to first token, seconds; default: none.
+    max_tpot_s : float, optional
+        Target for the mean time per output token, seconds; default: none.
+    percentile : float, default 0.9
+        TTFT percentile the target applies to, in [0.5, 1).
+    **kwargs : Any
+        The deployment, as for :func:`serve_at_rate` (``prompt_len``, ``tp``,
+        ``disaggregated``, ...).
+
+    Returns
+    -------
+    Result
+        One row, at the highest rate that meets the targets, with
+        :func:`serve_at_rate`'s columns (``rate_per_s`` in requests/s, latencies in s).
+
+    Raises
+    ------
+    SpecError
+        No rate on the grid meets the targets.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.max_rate("llama-3.1-8b", "h100", max_tpot_s=0.02)
+    >>> r["mode"], bool(r["stable"]), float(r["tpot_s"]) <= 0.02
+    ('aggregated', True, True)
+    >>> 10 < float(r["rate_per_s"]) < 100  # requests/s on one H100
+    True
+    """
     rates = np.geomspace(1e-3, 1e5, 625)
     res = serve_at_rate(model, chip, rate=rates, percentile=percentile, **kwargs)
     f = res.frame

@@ -31,7 +31,32 @@ Array = NDArray[np.float64]
 
 
 def expected_tokens_per_step(acceptance: ArrayLike, draft_len: ArrayLike) -> Array:
-    """(1 - a^(g+1)) / (1 - a); g + 1 when every draft is accepted (a = 1)."""
+    """Expected tokens per target step of speculative decoding (Leviathan et al. 2023).
+
+    ``(1 - a^(g+1)) / (1 - a)``; ``g + 1`` when every draft is accepted (``a = 1``).
+    Vectorised: the inputs broadcast against each other.
+
+    Parameters
+    ----------
+    acceptance : array_like of float
+        Probability ``a`` in [0, 1] that the target accepts one draft token.
+    draft_len : array_like of int
+        Draft tokens ``g`` (>= 0) proposed per target step.
+
+    Returns
+    -------
+    numpy.ndarray
+        Mean tokens emitted per target forward pass (between 1 and ``g + 1``), in the
+        broadcast shape of the inputs.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> roofline.expected_tokens_per_step([0.7, 1.0], 4)
+    array([2.7731, 5.    ])
+    >>> float(roofline.expected_tokens_per_step(0.0, 4))
+    1.0
+    """
     a = np.asarray(acceptance, dtype=np.float64)
     g = np.asarray(draft_len, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -44,8 +69,51 @@ def speculative(target: str | Path | ModelSpec | Mapping[str, Any],
                 acceptance: ArrayLike = 0.7, draft_len: ArrayLike = 4, batch: int = 1,
                 context: int = 2048, precision: Any = "native", tp: int = 1,
                 mode: str = "expected") -> Result:
-    """Speed-up of speculative decoding over plain decoding, vectorised over acceptance
-    rates and draft lengths (the draft runs on the same tp chips)."""
+    """Speed-up of speculative decoding with a draft model over plain decoding.
+
+    Vectorised over acceptance rates and draft lengths (the draft runs on the same tp
+    chips); step times come from the engine's roofline, the tokens per step from
+    :func:`expected_tokens_per_step`.
+
+    Parameters
+    ----------
+    target : str, pathlib.Path, ModelSpec or Mapping
+        The model served (see :func:`load_model`).
+    draft : str, pathlib.Path, ModelSpec or Mapping
+        The smaller model proposing tokens.
+    chip : str, pathlib.Path, Chip or Mapping
+        The chip both run on (see :func:`load_chip`).
+    acceptance : array_like of float, default 0.7
+        Per-token acceptance probability in [0, 1].
+    draft_len : array_like of int, default 4
+        Draft tokens per cycle (>= 0); broadcast against ``acceptance``.
+    batch : int, default 1
+        Concurrent sequences (>= 1).
+    context : int, default 2048
+        Tokens already in the KV cache of each sequence.
+    precision : str, Precision or Mapping, default "native"
+        Recipe of both models (:func:`get_precision`).
+    tp : int, default 1
+        Tensor-parallel chips for the target and the draft (>= 1).
+    mode : {"expected", "ideal"}, default "expected"
+        ``expected`` uses the chip's calibrated efficiencies, ``ideal`` datasheet peaks.
+
+    Returns
+    -------
+    Result
+        One row per (acceptance, draft_len): ``target``, ``draft``, ``chip``,
+        ``acceptance``, ``draft_len``, ``tokens_per_target_step``, ``target_step_s``,
+        ``draft_step_s``, ``verify_step_s``, ``tpot_s`` (s per output token) and
+        ``speedup`` (plain TPOT / speculative TPOT).
+
+    Examples
+    --------
+    >>> import roofline
+    >>> r = roofline.speculative("llama-3.1-70b", "llama-3.1-8b", "h100", tp=4,
+    ...                          acceptance=[0.6, 0.8], mode="ideal")
+    >>> r.frame[["tokens_per_target_step", "speedup"]].round(2).values.tolist()
+    [[2.31, 1.51], [3.36, 2.2]]
+    """
     t, d, c = load_model(target), load_model(draft), load_chip(chip)
     a, g = (x.reshape(-1) for x in np.broadcast_arrays(
         np.asarray(acceptance, dtype=np.float64), np.asarray(draft_len, dtype=np.float64)))

@@ -66,6 +66,35 @@ class Efficiency:
 
     Each factor is a float, or an array that broadcasts against the scenario axes (the
     calibration evaluates a grid of efficiencies in one vectorised engine call).
+    :func:`efficiency_for` gives a chip's calibrated one.
+
+    Parameters
+    ----------
+    matmul : float or array_like, default 1.0
+        Achieved / peak dense FLOP/s of the matrix units, in (0, 1].
+    memory : float or array_like, default 1.0
+        Achieved / peak memory bandwidth (bytes/s), in (0, 1].
+    network : float or array_like, default 1.0
+        Achieved / peak link bandwidth per direction (bytes/s), in (0, 1].
+    source : str, default "ideal: datasheet peaks"
+        Where the factors come from, shown in a result's assumptions.
+    shape_aware : bool, default True
+        Also scale matmul time by the GEMM shape and dtype
+        (:mod:`roofline.engine.operators.gemm`); off in ideal mode.
+
+    Raises
+    ------
+    ValueError
+        A factor outside (0, 1].
+
+    Examples
+    --------
+    >>> import roofline
+    >>> e = roofline.Efficiency(matmul=0.7, memory=0.9, network=0.8, source="my fit")
+    >>> e.describe()
+    'matmul 70%, memory 90%, network 80% of peak (my fit)'
+    >>> e.values()
+    (0.7, 0.9, 0.8)
     """
 
     matmul: Any = 1.0
@@ -206,7 +235,37 @@ def default_efficiency(chip: Chip, *, priors: bool = False) -> Efficiency:
 
 
 def efficiency_for(chip: Chip, mode: Mode = "expected", **overrides: Any) -> Efficiency:
-    """Efficiency of ``chip`` in ``mode``; keyword overrides (matmul=, memory=, network=)."""
+    """The efficiency (fractions of peak) the engine uses for ``chip`` in ``mode``.
+
+    ``expected`` mode reads the fitted table written by ``roofline validate-runs
+    --calibrate`` (per chip class, else per vendor, else a prior; docs/validation.md);
+    ``ideal`` mode is 1.0 for every factor (datasheet peaks).
+
+    Parameters
+    ----------
+    chip : Chip
+        The chip (:func:`load_chip`).
+    mode : {"expected", "ideal"}, default "expected"
+        Calibrated efficiencies, or datasheet peaks.
+    **overrides : float or array_like
+        Replace a factor: ``matmul=``, ``memory=`` or ``network=``, each in (0, 1]; the
+        ``source`` then says so.
+
+    Returns
+    -------
+    Efficiency
+        ``matmul``, ``memory`` and ``network`` fractions of peak and their ``source``.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> h100 = roofline.load_chip("h100")
+    >>> roofline.efficiency_for(h100, "ideal").values()
+    (1.0, 1.0, 1.0)
+    >>> e = roofline.efficiency_for(h100, memory=0.8)
+    >>> e.memory, 0 < e.matmul < 1, e.source.startswith("expected: nvidia-hopper")
+    (0.8, True, True)
+    """
     base = IDEAL if mode == "ideal" else default_efficiency(chip)
     if overrides:
         base = replace(base, **overrides, source=base.source + " with overrides "

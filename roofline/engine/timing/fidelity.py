@@ -39,7 +39,32 @@ Workload = Literal["training", "serving"]
 
 @dataclass(frozen=True)
 class Fidelity:
-    """The trust label of one result."""
+    """The trust label of one result.
+
+    Made by :func:`fidelity`; ``text`` is the line the CLI and the assumptions show.
+
+    Parameters
+    ----------
+    mode : {"ideal", "calibrated"}
+        ``ideal``: datasheet peaks (an upper bound); ``calibrated``: fitted efficiencies.
+    case : str, optional
+        Id of the nearest backtest case (docs/validation.md); None when none is close.
+    case_oos_error : float, optional
+        That case's out-of-sample relative error (predicted / measured - 1).
+    distance : float, optional
+        How far the case is from the scenario (dimensionless, see
+        :func:`roofline.engine.timing.fidelity.case_distance`).
+
+    Examples
+    --------
+    >>> import roofline
+    >>> roofline.Fidelity("ideal").text
+    'ideal: speed of light at datasheet peaks (an upper bound, not a forecast); no
+    backtest case is close to this scenario'
+    >>> roofline.Fidelity("calibrated", "case-a", -0.05, 1.2).text
+    'calibrated: efficiencies fitted on published measurements; nearest backtest case
+    `case-a` (out-of-sample error -5.0%, docs/validation.md)'
+    """
 
     mode: Literal["ideal", "calibrated"]
     case: str | None = None
@@ -92,8 +117,44 @@ def case_distance(row: dict[str, Any], kind: Workload, chip: Chip, params: float
 
 def fidelity(kind: Workload, chip: Chip, model: ModelSpec, *, mode: str = "expected",
              count: float = 1.0, batch: float | None = None) -> Fidelity:
-    """The trust label of a ``kind`` result for ``model`` on ``count`` x ``chip`` (serving:
-    at ``batch`` concurrent sequences) in ``mode`` (``ideal`` or ``expected``)."""
+    """The trust label of a result: its mode and the nearest published measurement.
+
+    The label of a ``kind`` result for ``model`` on ``count`` x ``chip`` (serving: at
+    ``batch`` concurrent sequences) in ``mode``: the nearest shipped backtest case (same
+    kind; chip class, model size, dense / MoE, chip count and batch close) and its
+    out-of-sample error, or none when no case is within reach.
+
+    Parameters
+    ----------
+    kind : {"serving", "training"}
+        The kind of result.
+    chip : Chip
+        The chip (:func:`load_chip`).
+    model : ModelSpec
+        The model (:func:`load_model`).
+    mode : {"expected", "ideal"}, default "expected"
+        The result's mode; ``expected`` is labelled ``calibrated``.
+    count : float, default 1.0
+        Chips the scenario runs on (>= 1).
+    batch : float, optional
+        Serving: concurrent sequences (batch 1 and larger batches are told apart).
+
+    Returns
+    -------
+    Fidelity
+        ``mode``, and the nearest ``case`` with its ``case_oos_error`` and ``distance``
+        (all None when no case is close).
+
+    Examples
+    --------
+    >>> import roofline
+    >>> h100, llama = roofline.load_chip("h100"), roofline.load_model("llama-3.1-8b")
+    >>> f = roofline.fidelity("serving", h100, llama, batch=1)
+    >>> f.mode, f.case is not None, f.text.startswith("calibrated")
+    ('calibrated', True, True)
+    >>> roofline.fidelity("training", h100, llama, mode="ideal").mode
+    'ideal'
+    """
     label: Literal["ideal", "calibrated"] = "ideal" if mode == "ideal" else "calibrated"
     params, moe = float(model.params().total), model.moe is not None
     best, best_d = None, math.inf

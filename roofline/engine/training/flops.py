@@ -111,7 +111,31 @@ def palm_flops_per_token(n_params: ArrayLike, layers: ArrayLike, heads: ArrayLik
 
 
 def training_compute(n_params: ArrayLike, tokens: ArrayLike) -> Array:
-    """``C = 6 N D`` FLOPs (Kaplan et al. 2020; Hoffmann et al. 2022 sec. 3)."""
+    """Training compute ``C = 6 N D`` in FLOPs (Kaplan et al. 2020; Hoffmann et al. 2022).
+
+    Two FLOPs per parameter per token forward, four backward (Hoffmann et al. 2022 sec.
+    3); attention's context-dependent FLOPs are left out. Vectorised.
+
+    Parameters
+    ----------
+    n_params : array_like of float
+        Parameters ``N`` (for MoE, the active parameters).
+    tokens : array_like of float
+        Training tokens ``D``.
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs, in the broadcast shape of the inputs.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> round(float(roofline.training_compute(8e9, 15e12)) / 1e24, 2)  # Llama 3 8B
+    0.72
+    >>> (roofline.training_compute([70e9, 405e9], 15.6e12) / 1e24).round(1).tolist()
+    [6.6, 37.9]
+    """
     return 6 * _a(n_params) * _a(tokens)
 
 
@@ -293,9 +317,37 @@ TOKENS_PER_PARAM = 20.0
 def compute_optimal(compute: ArrayLike, fit: str = "besiroglu") -> pd.DataFrame:
     """Compute-optimal parameters and tokens for a budget of ``compute`` FLOPs (``C = 6ND``).
 
-    ``fit``: ``"besiroglu"`` (default: Besiroglu et al. 2024's corrected constants),
-    ``"hoffmann"`` (Hoffmann et al. 2022 approach 3 as printed), or ``"20-tokens"``
-    (``D = 20 N``). The loss column uses the Besiroglu fit for the 20-tokens rule.
+    The Chinchilla trade-off: the model size ``N`` and training tokens ``D`` that minimise
+    the fitted loss at ``6 N D = C``.
+
+    Parameters
+    ----------
+    compute : array_like of float
+        Training budgets in FLOPs (> 0).
+    fit : {"besiroglu", "hoffmann", "20-tokens"}, default "besiroglu"
+        ``besiroglu``: Besiroglu et al. 2024's corrected constants; ``hoffmann``: Hoffmann
+        et al. 2022 approach 3 as printed; ``20-tokens``: ``D = 20 N``. The loss column
+        uses the Besiroglu fit for the 20-tokens rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``compute_flops``, ``params`` (N), ``tokens`` (D),
+        ``tokens_per_param``, ``loss`` (nats per token, as fitted) and ``fit``.
+
+    Raises
+    ------
+    SpecError
+        An unknown ``fit`` or a budget that is not positive.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> df = roofline.compute_optimal(5.76e23, fit="20-tokens")  # Chinchilla's budget
+    >>> round(float(df["params"][0]) / 1e9, 1), round(float(df["tokens"][0]) / 1e12, 2)
+    (69.3, 1.39)
+    >>> round(float(roofline.compute_optimal(5.76e23)["params"][0]) / 1e9, 1)
+    72.2
     """
     if fit not in FITS:
         raise SpecError([Problem(f"unknown fit {fit!r}; use one of {', '.join(FITS)}",

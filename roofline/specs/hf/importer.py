@@ -186,6 +186,42 @@ def import_hf_config(config: str | Path | Config, *, name: str | None = None,
 
 def from_hf_config(config: str | Path | Config, *, name: str | None = None,
                    as_family: str | None = None) -> ModelSpec:
-    """Build a :class:`ModelSpec` from a Hugging Face ``config.json`` (a path or a dict);
-    see :func:`import_hf_config`. Supported ``model_type`` values: :data:`FAMILIES`."""
+    """Build a :class:`ModelSpec` from a Hugging Face ``config.json`` (a path or a dict).
+
+    See :func:`import_hf_config` for what is read. Supported ``model_type`` values:
+    :data:`FAMILIES` (docs/specs.md lists them); keys starting with ``_`` are ignored and
+    only local files are read (nothing is downloaded).
+
+    Parameters
+    ----------
+    config : str, pathlib.Path or Mapping
+        Path to a ``config.json`` file, or its contents as a dict.
+    name : str, optional
+        Name of the spec (lower case, ``[a-z0-9._-]``); default: from ``_name_or_path``,
+        else the folder of the file, else ``hf-model``.
+    as_family : str, optional
+        Read an unsupported ``model_type`` with this family's rules (a key of
+        :data:`FAMILIES`); every default it applies is listed in the spec's ``notes``.
+
+    Returns
+    -------
+    ModelSpec
+        The validated architecture, with the config as its source.
+
+    Raises
+    ------
+    SpecError
+        An unknown ``model_type`` (with the nearest families), a missing or out-of-range
+        field, naming the config key.
+
+    Examples
+    --------
+    >>> import roofline
+    >>> cfg = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336,
+    ...        "num_hidden_layers": 32, "num_attention_heads": 32,
+    ...        "num_key_value_heads": 8, "vocab_size": 128256}
+    >>> m = roofline.from_hf_config(cfg, name="my-llama")
+    >>> m.name, m.attention.kv_heads, m.params().total
+    ('my-llama', 8, 8030261248)
+    """
     return import_hf_config(config, name=name, as_family=as_family).spec
