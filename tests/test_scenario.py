@@ -134,3 +134,17 @@ def test_scalar_gemm_and_collective_fast_paths_match_the_array_paths() -> None:
     np.testing.assert_array_equal([float(_div(a, b)) for a, b in zip(num, den, strict=True)],
                                   _div(num, den))
     assert _div(5.0, 0.0) == np.inf and _div(0.0, 0.0) == 0.0 and _div(3.0, 4.0) == 0.75
+
+
+def test_large_gemm_inputs_evaluated_per_distinct_shape_match_the_direct_path() -> None:
+    """A sweep's GEMMs repeat few shapes: evaluating each distinct (M, N, groups) once and
+    scattering back gives exactly the element-by-element numbers."""
+    from roofline.engine.operators.gemm import TILES, Gemm, _tile_share, shape_efficiency
+
+    rng = np.random.default_rng(11)
+    m = rng.choice([1.0, 7.0, 64.0, 300.0, 4096.0, np.nan], 30_000)
+    n = rng.choice([1024.0, 8192.0], (30_000,))
+    k, groups = 8192.0, np.float64(2.0)
+    direct = np.max([_tile_share(m, n, groups, tm, tn, 132) for tm, tn in TILES], axis=0)
+    direct = direct * (k / (k + 256.0))
+    np.testing.assert_array_equal(shape_efficiency(Gemm(m, n, k, groups), 132), direct)

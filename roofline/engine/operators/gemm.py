@@ -56,6 +56,8 @@ MIN_TILE_M = 16.0
 K_OVERHEAD = 256.0
 #: Side of the reference GEMM at which the calibrated matmul efficiency is defined.
 REFERENCE = 8192.0
+#: Inputs of at least this many elements are evaluated once per distinct GEMM shape.
+DEDUPLICATE_FROM = 4096
 #: Share of peak reached by a dtype relative to bf16 (module docstring: between cuBLAS's
 #: MAMF ratio and DeepGEMM's; FP6/FP4 assumed).
 DTYPE_RELATIVE: dict[Dtype, float] = {Dtype.fp8: 0.96, Dtype.int8: 0.96, Dtype.fp6: 0.90,
@@ -135,8 +137,29 @@ def shape_efficiency(g: Gemm, units: int | None) -> Array:
     m, n, k = (np.asarray(x, dtype=np.float64) for x in (g.m, g.n, g.k))
     groups = np.asarray(g.groups, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.max([_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES], axis=0)
-        return share * np.where(k > 0, k / (k + K_OVERHEAD), 1.0)
+        return _best_tile_share(m, n, groups, units) * np.where(k > 0, k / (k + K_OVERHEAD),
+                                                                1.0)
+
+
+def _best_tile_share(m: Array, n: Array, groups: Array, units: int | None) -> Array:
+    """The best tile configuration's useful share, element by element. A sweep repeats few
+    distinct shapes (M follows the batch), so large inputs are evaluated once per distinct
+    (M, N, groups) and scattered back: the same operations on the same values."""
+    shape = np.broadcast_shapes(m.shape, n.shape, groups.shape)
+    size = math.prod(shape)
+    if size >= DEDUPLICATE_FROM:
+        flat = [np.broadcast_to(a, shape).reshape(-1) for a in (m, n, groups)]
+        code, span = np.zeros(size, dtype=np.int64), 1
+        for a, f in zip((m, n, groups), flat, strict=True):
+            if a.size > 1:  # numbered by distinct value (1-D unique is a fast sort)
+                values, index = np.unique(f, return_inverse=True)
+                code, span = code * len(values) + index, span * len(values)
+        if span < 2**62:
+            _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+            if len(first) <= size // 2:
+                best = _best_tile_share(*(f[first] for f in flat), units)
+                return best[inverse].reshape(shape)
+    return np.max([_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES], axis=0)
 
 
 @cache
