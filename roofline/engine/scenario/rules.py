@@ -13,6 +13,7 @@ and takes precedence over ``field``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,10 +57,10 @@ class Rule:
         """Why ``value`` (a scalar or array) breaks this rule, or None."""
         if self.choices is not None:
             given = np.asarray(value, dtype=object).reshape(-1).tolist()
-            try:  # a layout search repeats a few choices many times: check each once
+            # a layout search repeats a few choices many times: check each once (unhashable
+            # values are checked one by one)
+            with contextlib.suppress(TypeError):
                 given = list(dict.fromkeys(given))
-            except TypeError:  # unhashable values: checked one by one
-                pass
             wrong = [v for v in given
                      if not any(v == c and type(v) is not bool for c in self.choices)]
             return None if not wrong else f"got {wrong[0]!r}"
