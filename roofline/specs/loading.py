@@ -212,5 +212,9 @@ def load_shipped_data(path: Path) -> Any:
     """A data file shipped inside the package (calibration, backtest, cases), parsed with
     libyaml's C loader where installed. Only for the package's own files: user files go
     through :func:`parse_yaml`, which refuses aliases, duplicate keys and deep nesting."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    safe: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = safe(path.read_text(encoding="utf-8"))
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
