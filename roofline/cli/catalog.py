@@ -186,5 +186,10 @@ def cmd_import_hf(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     kind: type[Chip] | type[ModelSpec] = Chip if args.kind == "chip" else ModelSpec
-    print_json(kind.model_json_schema())
+    schema = kind.model_json_schema()
+    # Each class docstring's first paragraph; numpydoc sections are for the API reference.
+    for part in (schema, *schema.get("$defs", {}).values()):
+        if "description" in part:
+            part["description"] = part["description"].split("\n\n")[0]
+    print_json(schema)
     return 0
