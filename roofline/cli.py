@@ -257,7 +257,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if isinstance(v, dict):
             v = ", ".join(f"{kk} {value(kk, vv)}" for kk, vv in v.items())
         print(f"  {k}: {v}")
+    if args.purpose == "train" and s["fits"]:
+        _print_top_layouts(res.layouts)
     return 0
+
+
+def _print_top_layouts(table: pd.DataFrame, top: int = 5) -> None:
+    """The fastest training layouts (near-ties marked) and how robust the pick is."""
+    ok = table[table["ok"]].head(top)
+    print("  top layouts (step time; with half the overlap hidden):")
+    for _, r in ok.iterrows():
+        tie = ", within 5% of the best" if r["near_tie"] and r["rank"] > 1 else ""
+        print(f"    {int(r['rank'])}. {r['layout']}: {value('step_time_s', r['step_time_s'])}"
+              f"; {value('step_time_s', r['step_time_pessimistic_s'])}{tie}")
+    print(f"  {table.attrs.get('robustness', '')}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

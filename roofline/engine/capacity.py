@@ -157,6 +157,9 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["layout"] = {k: int(best[k]) for k in
                                      ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero")}
             assumptions["layout"]["recompute"] = str(best["recompute"])
+            assumptions["layout"]["schedule"] = str(best["schedule"])
+            if int(best["interleave"]) > 1:
+                assumptions["layout"]["interleave"] = int(best["interleave"])
             assumptions["memory_per_device_bytes"] = _memory_parts(best)
             assumptions["expected"] = {"step_time_s": float(best["step_time_s"]),
                                        "tokens_per_s": float(best["tokens_per_s"]),

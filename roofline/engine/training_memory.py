@@ -24,6 +24,7 @@ from roofline.engine.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators import sliding_window
 from roofline.engine.params import (
     ParamCount,
+    expert_params,
     norm_params,
     ssm_dt_rank,
     ssm_inner,
@@ -67,6 +68,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
     "adam-8bit": Optimizer("adam-8bit", 2.0 + 2 * FP32 / 2048,
                            "8-bit Adam (block-wise quantised moments, block 2048)"),
     "sgd": Optimizer("sgd", 4.0, "SGD with fp32 momentum"),
+    # DeepSeek-V3 (arXiv 2412.19437 sec. 3.3.3) tracks Adam's moments in bf16.
+    "adam-bf16": Optimizer("adam-bf16", 4.0, "AdamW with bf16 momentum + variance"),
 }
 #: Master-weight copy kept by mixed-precision training (Micikevicius et al. 2018).
 MASTER_BYTES = {"fp32": 4.0, "bf16": 2.0, "none": 0.0}
@@ -208,7 +211,12 @@ class LayerActivations:
     ``sharded``: tensors split over tensor-parallel ranks (q/k/v, attention output, MLP
     intermediates); ``scores``: per token *per key* (materialised softmax, its dropout mask
     and output: Korthikanti's ``5as``), split over tensor-parallel ranks; ``layer_input``:
-    what full recomputation keeps (the input of each layer).
+    what full recomputation keeps (the input of each layer). Parts of the first two, as
+    (replicated, sharded) pairs: ``dropped``, what selective recomputation under
+    FlashAttention rebuilds (norm outputs, MLA's decompressed q/k/v, activation outputs,
+    expert outputs; :func:`~roofline.engine.training_flops.recompute_factor`); ``fp8``,
+    the inputs of matmuls and activation functions an fp8 recipe caches in fp8 (DeepSeek-V3
+    sec. 3.3.2; Transformer Engine saves fp8 inputs); ``fp8_dropped``, the tensors in both.
     """
 
     replicated: float
@@ -216,6 +224,9 @@ class LayerActivations:
     scores_per_key: float
     scores_per_key_window: float
     layer_input: float
+    dropped: tuple[float, float] = (0.0, 0.0)
+    fp8: tuple[float, float] = (0.0, 0.0)
+    fp8_dropped: tuple[float, float] = (0.0, 0.0)
 
 
 def _ffn_width(gated: bool) -> int:
@@ -234,38 +245,52 @@ def layer_activations(m: ModelSpec, act_bytes: float = 2.0, *, flash: bool = Tru
     """
     h, ab = m.hidden_size, act_bytes
     mask = MASK_BYTES * h if dropout else 0.0  # one dropout mask over the hidden width
-    rep = shard = per_key = per_key_w = 0.0
+    per_key = per_key_w = 0.0
+    tot = np.zeros((4, 2))  # rows: stored, dropped, fp8-cacheable, both; cols: rep, shard
     score_bytes = ab + (MASK_BYTES + ab if dropout else 0.0)  # softmax out, mask, dropout out
+
+    def keep(n: int, nbytes: float, sharded: bool = False, drop: bool = False,
+             fp8: bool = False) -> None:
+        """A tensor of ``nbytes`` per token kept for the backward pass in ``n`` layers:
+        ``drop`` if selective recomputation rebuilds it, ``fp8`` if it is the input of a
+        matmul or activation function an fp8 recipe caches in fp8."""
+        col = int(sharded)
+        tot[0, col] += n * nbytes
+        tot[1, col] += n * nbytes * drop
+        tot[2, col] += n * nbytes * fp8
+        tot[3, col] += n * nbytes * (drop and fp8)
+
     for (mixer, ffn), n in m.layer_counts().items():
-        r = m.norms_per_layer * ab * h           # each norm keeps its input
-        s = 0.0
+        keep(n, m.norms_per_layer * ab * h)       # each norm keeps its input
         if mixer == "mamba":
             ssm = m.ssm
             assert ssm is not None
             d, N = ssm_inner(h, ssm), ssm.state_size
-            r += ab * h                           # in_proj input
+            keep(n, ab * h)                       # in_proj input
             if ssm.version == 1:                 # x, z; conv out; x_proj out; dt; y
-                s += ab * (2 * d + d + ssm_dt_rank(h, ssm) + 2 * N + d + d)
+                keep(n, ab * (2 * d + d + ssm_dt_rank(h, ssm) + 2 * N + d + d), True)
             else:                                # in_proj out (x, z, B, C, dt); conv out; y
                 heads = d / ssm.head_dim
-                s += ab * (2 * d + 2 * ssm.n_groups * N + heads + d + d)
-            s += ab * d                           # out_proj input (gated norm output)
+                keep(n, ab * (2 * d + 2 * ssm.n_groups * N + heads + d + d), True)
+            keep(n, ab * d, True)                 # out_proj input (gated norm output)
         else:
             a = m.attention
             assert a is not None
             H = a.num_attention_heads
-            r += ab * h + mask                    # q/k/v input; dropout mask after o_proj
+            keep(n, ab * h, drop=True, fp8=True)  # q/k/v input (the norm's output)
+            keep(n, mask)                         # dropout mask after o_proj
             if m.mla is not None:
                 x = m.mla
-                r += ab * ((x.q_lora_rank or 0) + x.kv_lora_rank + x.qk_rope_head_dim)
+                keep(n, ab * ((x.q_lora_rank or 0) + x.kv_lora_rank + x.qk_rope_head_dim),
+                     fp8=True)                    # latents: the up-projections' inputs
                 d_qk, d_v = x.qk_nope_head_dim + x.qk_rope_head_dim, x.v_head_dim
-                s += ab * H * (2 * d_qk + d_v)    # q, decompressed k and v
+                keep(n, ab * H * (2 * d_qk + d_v), True, drop=True)  # q, decompressed k, v
             else:
                 d_qk = d_v = m.head_dim
-                s += ab * (H * d_qk + 2 * a.kv_heads * d_qk)  # q, k, v
-            s += ab * H * d_v                     # attention output = o_proj input
+                keep(n, ab * (H * d_qk + 2 * a.kv_heads * d_qk), True)  # q, k, v
+            keep(n, ab * H * d_v, True, fp8=True)  # attention output = o_proj input
             if flash:
-                s += FP32 * H                     # log-sum-exp per query and head
+                keep(n, FP32 * H, True)           # log-sum-exp per query and head
             elif mixer == "sliding_attention":
                 per_key_w += n * H * score_bytes
             else:
@@ -273,26 +298,34 @@ def layer_activations(m: ModelSpec, act_bytes: float = 2.0, *, flash: bool = Tru
         if ffn == "dense":
             mlp = m.mlp
             assert mlp is not None
-            r += ab * h + mask                    # MLP input; dropout mask after it
-            s += ab * mlp.intermediate_size * _ffn_width(mlp.gated)
+            ff = mlp.intermediate_size
+            keep(n, ab * h, drop=True, fp8=True)  # MLP input (the norm's output)
+            keep(n, mask)                         # dropout mask after it
+            keep(n, ab * ff * (_ffn_width(mlp.gated) - 1), True, fp8=True)  # act. input
+            keep(n, ab * ff, True, drop=True, fp8=True)  # act. output = down_proj input
         elif ffn == "moe":
             moe = m.moe
             assert moe is not None
-            k = moe.num_experts_per_tok
-            r += ab * h + mask + FP32 * moe.num_experts  # input, mask, router probabilities
-            r += 2 * ab * k * h                   # dispatched token copies, expert outputs
-            s += ab * k * moe.moe_intermediate_size * _ffn_width(moe.gated)
-            s += ab * moe.shared_intermediate * _ffn_width(moe.gated)
-        rep += n * r
-        shard += n * s
-    return LayerActivations(rep, shard, per_key, per_key_w, m.num_hidden_layers * ab * h)
+            k, ffe, w = moe.num_experts_per_tok, moe.moe_intermediate_size, _ffn_width(moe.gated)
+            keep(n, ab * h, drop=True, fp8=True)  # MoE input (the norm's output)
+            keep(n, mask + FP32 * moe.num_experts)  # dropout mask, router probabilities
+            keep(n, ab * k * h, fp8=True)         # dispatched token copies (expert inputs)
+            # expert outputs, for the gradient of the router weights; dropped when the
+            # weights fold into the recomputed activation (Megatron-Core's weighted SwiGLU)
+            keep(n, ab * k * h, drop=True)
+            for width in (k * ffe, moe.shared_intermediate):
+                keep(n, ab * width * (w - 1), True, fp8=True)  # activation inputs
+                keep(n, ab * width, True, drop=True, fp8=True)  # activation outputs
+    return LayerActivations(float(tot[0, 0]), float(tot[0, 1]), per_key, per_key_w,
+                            m.num_hidden_layers * ab * h, tuple(tot[1]), tuple(tot[2]),
+                            tuple(tot[3]))
 
 
 def layer_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayLike,
                            tp: ArrayLike = 1, cp: ArrayLike = 1,
                            sequence_parallel: ArrayLike = True, recompute: ArrayLike = 0,
                            *, act_bytes: float = 2.0, flash: bool = True,
-                           dropout: bool = False) -> Array:
+                           dropout: bool = False, fp8_cache: bool = False) -> Array:
     """Activation bytes of one micro-batch through *all* layers on one device.
 
     Korthikanti et al. 2022 generalised: tokens per device ``b s / cp``; replicated
@@ -300,7 +333,10 @@ def layer_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayL
     per query over ``s`` keys (or the sliding window), ``/t``; ``recompute`` code 1
     (selective) drops the scores, 2 (full) keeps only each layer's input (``/t`` with
     sequence parallelism, as Megatron stores the sequence-parallel shard; the paper's Table
-    2 writes ``2sbh`` whatever ``t``).
+    2 writes ``2sbh`` whatever ``t``). With FlashAttention, selective recomputation drops
+    the norm outputs, MLA's decompressed q/k/v and the activation-function outputs
+    and expert outputs (:class:`LayerActivations`). ``fp8_cache``: matmul and activation
+    inputs stored in fp8 (1 byte) as fp8 recipes do (DeepSeek-V3 sec. 3.3.2).
     """
     la = layer_activations(m, act_bytes, flash=flash, dropout=dropout)
     s, b, tp, cp = _a(seq_len), _a(micro_batch), _a(tp), _a(cp)
@@ -310,7 +346,16 @@ def layer_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayL
     rep_div = np.where(sp, tp, 1.0)
     keys_w = np.minimum(s, sliding_window(m))
     scores = tokens * (la.scores_per_key * s + la.scores_per_key_window * keys_w) / tp
-    stored = tokens * (la.replicated / rep_div + la.sharded / tp)
+    def per_device(pair: tuple[float, float]) -> Array:
+        return tokens * (pair[0] / rep_div + pair[1] / tp)
+
+    stored = per_device((la.replicated, la.sharded))
+    sel = (rc == 1) & flash
+    if flash:
+        stored = stored - np.where(sel, per_device(la.dropped), 0.0)
+    if fp8_cache:  # what is still stored of the fp8-cacheable tensors keeps 1 of ab bytes
+        cached = per_device(la.fp8) - np.where(sel, per_device(la.fp8_dropped), 0.0)
+        stored = stored - cached * (1.0 - 1.0 / act_bytes)
     full = tokens * la.layer_input / rep_div
     return np.where(rc >= 2, full, stored + np.where(rc >= 1, 0.0, scores))
 
@@ -381,7 +426,9 @@ def training_memory(m: ModelSpec, params: ParamCount, *, seq_len: ArrayLike,
                     weight_bytes: float = 2.0, grad_bytes: float = 2.0,
                     optimizer_bytes: float = 12.0, act_bytes: float = 2.0,
                     flash: bool = True, dropout: bool = False,
-                    reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> TrainingMemory:
+                    reserve_bytes: float = RUNTIME_RESERVE_BYTES,
+                    dualpipe: ArrayLike = False, fp8_cache: bool = False,
+                    mtp: bool = False) -> TrainingMemory:
     """Memory per device (bytes) of the larger of the first and the last pipeline stage.
 
     Model states: dense parameters are ZeRO-partitioned over the ``dp x cp`` ranks that hold
@@ -389,24 +436,45 @@ def training_memory(m: ModelSpec, params: ParamCount, *, seq_len: ArrayLike,
     ranks), routed experts over ``dp x cp / ep``. ZeRO-3 also holds two gathered layers
     (the one computing and the one prefetched). Activations per :func:`layer_activation_bytes`
     times :func:`stage_layers_held`; plus a runtime reserve (CUDA context, NCCL buffers).
+
+    ``dualpipe``: each device holds stage ``i`` and stage ``p - 1 - i`` (DeepSeek-V3 Table 2:
+    2x parameters, ``p + 1`` micro-batches of activations), so device 0 carries both the
+    embedding and the LM head; each stage's states are ZeRO-sharded over the ``2 dp`` ranks
+    that hold it. ``mtp``: the multi-token-prediction modules sit on the last stage with the
+    output head (DeepSeek-V3 sec. 2.2 and 3.2.1), their routed experts sharded by ``ep``.
     """
     tp, pp, dp, cp, ep = (_a(x) for x in (tp, pp, dp, cp, ep))
     z = _a(zero)
+    dual = np.asarray(dualpipe, dtype=bool)
     st = stage_params(params, m, tp, pp, ep, interleave)
-    n_dense, n_exp = dp * cp, dp * cp / ep
+    if mtp and params.mtp:
+        routed = (m.num_nextn_predict_layers * m.moe.num_experts * expert_params(m.hidden_size,
+                                                                                  m.moe)
+                  if m.moe is not None and m.ffns()[-1] == "moe" else 0)
+        extra = (params.mtp - routed) / tp + routed / (tp * ep)
+        st = StageParams(st.dense_first, st.dense_last + extra, st.experts, st.layer_avg)
+    copies = np.where(dual, 2.0, 1.0)
+    n_dense, n_exp = dp * cp * copies, dp * cp / ep * copies
+    st = StageParams(np.where(dual, st.dense_first + st.dense_last, st.dense_first),
+                     np.where(dual, st.dense_first + st.dense_last, st.dense_last),
+                     st.experts * copies, st.layer_avg)
     kw = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, optimizer_bytes=optimizer_bytes)
     we, ge, oe = zero_state_bytes(st.experts, n_exp, z, **kw)
     parts = []
     per_mb = layer_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                     recompute, act_bytes=act_bytes, flash=flash,
-                                    dropout=dropout) / m.num_hidden_layers
+                                    dropout=dropout, fp8_cache=fp8_cache
+                                    ) / m.num_hidden_layers
     held_first, held_last = stage_layers_held(m.num_hidden_layers, pp, microbatches, interleave)
+    dual_held = np.ceil(m.num_hidden_layers / pp) * (pp + 1)
+    held_first = np.where(dual, dual_held, held_first)
+    held_last = np.where(dual, dual_held, held_last)
     emb = embedding_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                      dropout=dropout)
     out = output_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                   act_bytes=act_bytes)
     in_flight_first = np.minimum(_a(microbatches), pp)
-    one = pp == 1
+    one = (pp == 1) | dual
     acts = (per_mb * held_first + emb * in_flight_first + np.where(one, out, 0.0),
             per_mb * held_last + out + np.where(one, emb, 0.0))
     gather = np.where(z >= 3, 2 * st.layer_avg * weight_bytes, 0.0)
