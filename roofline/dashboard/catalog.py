@@ -20,7 +20,7 @@ import yaml
 from roofline.errors import Problem, SpecError
 from roofline.specs import catalog
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import parse_yaml, validate
 from roofline.specs.model import ModelSpec
 
