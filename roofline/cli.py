@@ -205,7 +205,7 @@ def _precision(value_: str | None) -> str | None:
 def cmd_infer(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=_precision(args.precision),
-                    tp=args.tp, pp=args.pp, ep=args.ep,
+                    tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp, tbo=args.tbo,
                     attention_kernel=args.attention_kernel)
     if args.json:
         d = res.to_dict()
@@ -222,7 +222,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
-                 "ep", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
+                 "ep", "dp", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
                  "tpot_high_s", "e2e_s", "tokens_per_s_per_request", "decode_tokens_per_s",
                  "decode_tokens_per_s_low", "decode_tokens_per_s_high",
                  "ttft_ideal_s", "tpot_ideal_s", "decode_bound",
@@ -456,6 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     workload(p)
     for deg in ("tp", "pp", "ep"):
         p.add_argument(f"--{deg}", type=int, default=1, help=f"{deg} degree")
+    p.add_argument("--dp", type=int, default=1,
+                   help="data-parallel attention groups per replica (MoE; ep divides tp x dp)")
+    p.add_argument("--tbo", action="store_true",
+                   help="two-batch overlap of the expert all-to-all with compute")
     p.add_argument("--attention-kernel", choices=["fused", "materialised"], default="fused")
     p.add_argument("--ops", choices=["prefill", "decode"], help="print the operator table")
 

@@ -11,7 +11,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
+from roofline.engine.memory import (
+    MEMORY_UTILISATION,
+    RUNTIME_RESERVE_BYTES,
+    weight_bytes_per_device,
+)
 from roofline.engine.precision import get_precision
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.errors import SpecError
@@ -134,7 +138,7 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
         assumptions["workload"] = (f"static batch {batch}, prompt {prompt_len} + output "
                                    f"{output_len} tokens, KV cache for the full context")
         if best is not None:
-            assumptions["layout"] = {k: int(best[k]) for k in ("tp", "pp", "ep")} | {
+            assumptions["layout"] = {k: int(best[k]) for k in ("tp", "dp", "pp", "ep")} | {
                 "replicas": int(best["replicas"]) if count else 1}
             assumptions["memory_per_device_bytes"] = _memory_parts(best)
             assumptions["expected"] = {"ttft_s": float(best["ttft_s"]),
@@ -207,16 +211,19 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
     """The binding reason, in words and numbers, when nothing fits."""
     cap = c.memory.capacity
     if count is not None:
-        room = count * (cap - RUNTIME_RESERVE_BYTES)
+        usable = cap * MEMORY_UTILISATION if purpose == "serve" else cap - RUNTIME_RESERVE_BYTES
+        room = count * usable
         if weights > room:
+            kept = (f"the {MEMORY_UTILISATION:.0%} memory utilisation" if purpose == "serve"
+                    else "the runtime reserve")
             return (f"weights need {si(weights, 'B')} at {plabel}; {count} x {si(cap, 'B')} "
-                    f"leaves {si(room - weights, 'B')} after the runtime reserve")
+                    f"leaves {si(room - weights, 'B')} within {kept}")
     if not table.empty and "memory_bytes" in table:
         valid = table[table.get("valid", True) == True]  # noqa: E712 - pandas mask
         if not valid.empty:
             best = valid.sort_values("memory_bytes").iloc[0]
             parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
-            lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "pp", "ep", "dp")
+            lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "dp", "pp", "ep")
                             if k in best)
             verdict = (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "
                        f"per device > {si(cap, 'B')} ({parts})")

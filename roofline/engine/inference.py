@@ -1,12 +1,20 @@
 """Serving: time to first token, time per output token, throughput and memory per device
 for a static batch, vectorised over any numeric input.
 
-Layout of one serving replica: ``tp`` x ``pp`` chips; tensor parallelism shards attention
-heads and FFNs; MoE experts are spread over the same ``tp`` ranks, ``ep`` of them by
-expert (``tp % ep == 0``, as vLLM's expert-parallel mode); ``pp`` stages each hold a
-contiguous block of layers and the batch is split into ``pp`` micro-batches so every stage
-stays busy (a batch smaller than pp leaves stages idle). ``count`` chips hold
-``count / (tp x pp)`` independent replicas.
+Layout of one serving replica: ``tp`` x ``dp`` x ``pp`` chips. Each of the ``pp`` stages
+holds whole layers (the largest ceil(L/pp)) on ``dp`` attention groups of ``tp`` chips:
+tensor parallelism shards attention heads and dense FFNs inside a group, and each group
+serves its own ``batch / dp`` sequences and caches only their KV (data-parallel attention,
+DeepSeek-V3 sec. 3.4, SGLang ``--enable-dp-attention``). Routed experts are spread over all
+``tp x dp`` chips of a stage, ``ep`` ways by expert (``ep`` divides ``tp x dp``; it need not
+divide tp) and tensor-split over the rest, with DeepEP-style dispatch and combine
+(:mod:`~roofline.engine.moe_comm`) and the load of the busiest expert-parallel rank;
+``tbo`` overlaps that exchange with compute over two micro-batches. The batch is split into
+``pp`` micro-batches so every stage stays busy (a batch smaller than pp leaves stages idle).
+``count`` chips hold ``count / (tp x dp x pp)`` independent replicas. Memory: a share
+``memory_utilisation`` of the device (vLLM's gpu_memory_utilization, 0.9) holds weights, KV
+cache and the transient activations of one scheduler step of at most ``token_budget``
+tokens; ``max_batch`` is what the KV blocks then admit.
 """
 
 from __future__ import annotations
@@ -30,9 +38,13 @@ from roofline.engine.efficiency import (
 )
 from roofline.engine.forward import ForwardTime, forward_time
 from roofline.engine.memory import (
-    RUNTIME_RESERVE_BYTES,
+    KV_BLOCK_TOKENS,
+    MAX_NUM_SEQS,
+    MEMORY_UTILISATION,
+    TOKEN_BUDGET,
     activation_bytes,
     kv_bytes_per_sequence,
+    stage_layer_share,
     weight_bytes_per_device,
 )
 from roofline.engine.operators import operator_table, sliding_window
@@ -54,9 +66,9 @@ def _a(x: ArrayLike) -> Array:
 
 
 def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
-                   batch: ArrayLike) -> NDArray[np.object_]:
+                   batch: ArrayLike, dp: ArrayLike = 1) -> NDArray[np.object_]:
     """Why each serving layout is impossible ('' where it is valid), vectorised."""
-    tp, pp, ep, batch = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch))
+    tp, pp, ep, batch, dp = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch), _a(dp))
     reasons = np.full(tp.shape, "", dtype=object)
     flagged = np.zeros(tp.shape, dtype=bool)
 
@@ -71,7 +83,7 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
         for v in np.unique(tp[take]):  # messages that name the offending degree
             reasons[take & (tp == v)] = text(v)
 
-    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)):
         flag((v < 1) | (v != np.round(v)), f"{name} must be a whole number >= 1")
     flag(batch < 1, "batch must be >= 1")
     a = m.attention
@@ -87,12 +99,14 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
         d = int(m.ssm.expand * m.hidden_size)
         flag(d % np.maximum(tp, 1) != 0, f"tp must divide the SSM inner width {d}")
     flag(pp > m.num_hidden_layers, f"pp exceeds the {m.num_hidden_layers} layers")
-    flag(tp * pp > MAX_CHIPS, f"tp x pp exceeds {MAX_CHIPS:,} chips")
+    flag(tp * dp * pp > MAX_CHIPS, f"tp x dp x pp exceeds {MAX_CHIPS:,} chips")
     if m.moe is None:
         flag(ep > 1, "ep > 1 needs a mixture-of-experts model")
+        flag(dp > 1, "dp > 1 (data-parallel attention inside a replica) needs a "
+                     "mixture-of-experts model; use more replicas")
     else:
-        flag(np.maximum(tp, 1) % np.maximum(ep, 1) != 0,
-             "ep must divide tp (experts are spread over the tensor-parallel ranks)")
+        flag(np.maximum(tp * dp, 1) % np.maximum(ep, 1) != 0,
+             "ep must divide tp x dp (experts are spread over the tp x dp chips of a stage)")
         flag(m.moe.num_experts % np.maximum(ep, 1) != 0,
              f"ep must divide the {m.moe.num_experts} experts")
     return reasons
@@ -107,10 +121,12 @@ class Phase:
 
 
 def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple[Efficiency, ...],
-           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None) -> Phase:
+           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None,
+           moe: Mapping[str, Any]) -> Phase:
     ops = operator_table(m, p, step, tp, ep, fused_attention=kernel == "fused",
                          mla_absorb=mla_absorb)
-    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops) for e in effs)
+    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops, **moe)
+                       for e in effs)
     return Phase(ideal, expected)
 
 
@@ -170,7 +186,10 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
           attention_kernel: Kernel = "fused", mla_absorb: bool | None = None,
           efficiency: Mapping[str, float] | None = None,
           cluster: Cluster | None = None,
-          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> InferenceResult:
+          runtime_reserve_bytes: float | None = None, dp: ArrayLike = 1,
+          tbo: bool = False, redundant_experts: int = 0,
+          memory_utilisation: float = MEMORY_UTILISATION,
+          token_budget: int = TOKEN_BUDGET, mtp: bool = False) -> InferenceResult:
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
@@ -185,31 +204,47 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
     instead, as :func:`~roofline.engine.training.train` does.
+
+    MoE layouts (module docstring): ``dp`` attention groups per stage, ``ep`` dividing
+    ``tp x dp``, ``tbo`` two-batch overlap, ``redundant_experts`` replicas per stage
+    (EPLB). Memory: ``memory_utilisation`` of each device (``runtime_reserve_bytes``, if
+    given, reserves that many bytes instead), transient activations of at most
+    ``token_budget`` tokens per step, ``mtp`` counts the multi-token-prediction weights.
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
     # Inputs keep their own shapes (a scalar tp stays a scalar, so per-layout quantities are
     # computed once); they broadcast together, and the frame has one row per combination.
-    b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
+    b, s, o, tp_, pp_, ep_, dp_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep,
+                                                    dp))
     shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
-                                (1,))
+                                dp_.shape, (1,))
     # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
     # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
-    scalar = all(np.ndim(x) == 0 for x in (batch, prompt_len, output_len, tp, pp, ep))
-    if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_)):
-        raise SpecError("batch, prompt_len, output_len, tp, pp and ep must be finite numbers")
+    scalar = all(np.ndim(x) == 0 for x in (batch, prompt_len, output_len, tp, pp, ep, dp))
+    if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_, dp_)):
+        raise SpecError("batch, prompt_len, output_len, tp, pp, ep and dp must be finite "
+                        "numbers")
+    if not 0 < memory_utilisation <= 1:
+        raise SpecError(f"memory_utilisation must be in (0, 1], got {memory_utilisation}")
+    if not (isinstance(token_budget, int | np.integer) and token_budget >= 1):
+        raise SpecError(f"token_budget must be a whole number of tokens >= 1, got "
+                        f"{token_budget}")
+    if not (isinstance(redundant_experts, int | np.integer) and redundant_experts >= 0):
+        raise SpecError(f"redundant_experts must be a whole number >= 0, got "
+                        f"{redundant_experts}")
     if np.any(s < 1) or np.any(o < 1):
         raise SpecError("prompt_len and output_len must be >= 1 token")
     if count is not None and not 1 <= count <= MAX_CHIPS:
         raise SpecError(f"count must be between 1 and {MAX_CHIPS:,} chips, got {count}")
-    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
+    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b, dp_), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
-    per_replica = tp_ * pp_
+    per_replica = tp_ * dp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:
         bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
-        reasons[bad] = f"count={count} is not a multiple of tp x pp"
+        reasons[bad] = f"count={count} is not a multiple of tp x pp x dp"
         if scalar and reasons[0]:
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:  # links of the chip; sized by the largest valid layout
@@ -224,33 +259,36 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     valid = reasons == ""
-    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
+    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "dp": dp_, "chips": n_chips}
     if not valid.all():  # impossible inputs that would divide by zero or cross a missing
         # link are evaluated as one sequence on one chip (each input keeping its own shape),
         # then every metric of an impossible layout is reported as NaN
         b = np.where(b >= 1, b, 1.0)
-        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0) != "") |  # over the layout axes only
+        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0, dp_) != "") |  # the layout axes only
                ((per_replica > 1) & (cluster.up_bw <= 0)) |
                ((per_replica > cluster.domain) & (cluster.out_bw <= 0)))
         if np.any(bad):
-            tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
-        per_replica = tp_ * pp_
+            tp_, pp_, ep_, dp_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_, dp_))
+        per_replica = tp_ * dp_ * pp_
         n_chips = per_replica if count is None else n_chips
     effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
     w = sliding_window(m)
-    n_micro = np.minimum(b, pp_)  # micro-batches in flight
-    micro = b / n_micro
+    group = np.ceil(b / dp_)  # sequences on the busiest attention group
+    n_micro = np.minimum(group, pp_)  # micro-batches in flight
+    micro = group / n_micro
+    # every group's tokens reach the experts; a batch smaller than dp leaves groups idle
+    moe = {"dp": dp_, "redundant": redundant_experts, "tbo": tbo, "busy": b / group}
     prefill = _phase(m, p, cluster, Step.for_prefill(micro, s, w), effs, tp_, ep_, pp_,
-                     attention_kernel, mla_absorb)
+                     attention_kernel, mla_absorb, moe)
     mean_ctx = s + (o + 1) / 2  # decode cost is linear in context: the mean is exact
     decode = _phase(m, p, cluster, Step.for_decode(micro, mean_ctx, w), effs, tp_, ep_, pp_,
-                    attention_kernel, mla_absorb)
+                    attention_kernel, mla_absorb, moe)
     fill = (n_micro + pp_ - 1) / pp_  # m micro-batches through p stages: (m + p - 1) stages
     replicas = np.floor(n_chips / per_replica)
 
     out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
                            "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
-                           "ep": ep_, "chips": n_chips, "replicas": replicas}
+                           "ep": ep_, "dp": dp_, "chips": n_chips, "replicas": replicas}
     metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
     for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
         pre = getattr(prefill, mode)
@@ -272,23 +310,31 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["prefill_bound"] = _bound(prefill.expected, shape)
 
     params = m.params()
-    weights = weight_bytes_per_device(m, p, params, tp_, pp_)
+    weights = weight_bytes_per_device(m, p, params, tp_, pp_, dp_, redundant_experts, mtp)
     ctx = s + o
-    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_  # each stage caches its layers
-    kv = b * kv_seq
-    rect = micro * s * s if attention_kernel == "materialised" else 0.0
-    act = activation_bytes(m, p, micro * s, micro, tp_, rect)
-    reserve = np.asarray(float(runtime_reserve_bytes))
-    total = weights + kv + act + reserve
+    share = stage_layer_share(m, pp_)  # each stage caches its (whole) layers
+    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) * share
+    blocks = np.ceil(ctx / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS  # paged in 16-token blocks
+    kv_block_seq = kv_bytes_per_sequence(m, p, blocks, tp_) * share
+    kv = group * kv_seq
+    step_tokens = np.minimum(micro * s, token_budget)  # chunked prefill caps a step
+    rect = step_tokens * s if attention_kernel == "materialised" else 0.0
+    act = activation_bytes(m, p, step_tokens, np.minimum(micro, MAX_NUM_SEQS), tp_, rect)
     cap = c.memory.capacity
+    reserve = np.asarray(float((1 - memory_utilisation) * cap if runtime_reserve_bytes is None
+                               else runtime_reserve_bytes))
+    total = weights + kv + act + reserve
     out.update({"weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
                 "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
                 "memory_fraction": total / cap, "fits": total <= cap})
-    act_seq = activation_bytes(m, p, s, 1, tp_, s * s if attention_kernel == "materialised"
-                               else 0.0) / pp_
+    # KV-block admission: what the blocks admit beside the weights and the transient
+    # activations of the largest step the scheduler runs (token_budget tokens)
+    budget_act = activation_bytes(m, p, float(token_budget), float(MAX_NUM_SEQS), tp_,
+                                  token_budget * s if attention_kernel == "materialised"
+                                  else 0.0)
     free = cap - weights - reserve
-    out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
-    out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
+    out["max_batch"] = np.maximum(np.floor((free - budget_act) / kv_block_seq), 0) * dp_
+    out["max_context"] = _max_context(m, p, free - act, group * share, tp_)
     if not valid.all():
         for k in list(out)[metrics_from:]:
             v = np.asarray(out[k])
@@ -314,8 +360,15 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
                         "the mean context prompt + (output+1)/2",
         "pipeline": "batch split into min(batch, pp) micro-batches m; TTFT = (m + pp - 1) "
                     "stage times; each token crosses every stage",
-        "communication": "not overlapped with compute; alpha-beta ring collectives",
-        "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
+        "communication": ("expert dispatch / combine overlapped with compute by two-batch "
+                          "overlap; the rest not" if tbo else "not overlapped with compute")
+                         + "; alpha-beta ring collectives; DeepEP-style dispatch (fp8 when "
+                         "the experts compute in fp8) and combine, busiest expert rank's load",
+        "memory": (f"{memory_utilisation:.0%} of each device (vLLM gpu_memory_utilization)"
+                   if runtime_reserve_bytes is None else
+                   f"runtime reserve {runtime_reserve_bytes / 2**30:.2g} GiB per device")
+                  + f"; whole layers per stage; step activations within {token_budget} tokens; "
+                  f"KV in {KV_BLOCK_TOKENS}-token blocks" + ("; MTP weights" if mtp else ""),
         "compute dtype fallback": _fallback_note(c, p),
     }
     return InferenceResult(frame, assumptions, prefill, decode, m, c)

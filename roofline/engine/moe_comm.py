@@ -122,11 +122,13 @@ def remote_domains(k: int, domains: ArrayLike, node_limit: int | None = None) ->
 
 def exchange_time(c: Cluster, tokens: ArrayLike, hidden: int, k: int, ep: ArrayLike,
                   stride: ArrayLike, bytes_per_element: ArrayLike, *,
-                  node_limit: int | None = None, network_efficiency: float = 1.0) -> Array:
+                  node_limit: int | None = None, network_efficiency: float = 1.0,
+                  dedup: bool = True) -> Array:
     """Seconds of one dispatch (or combine) of ``tokens`` tokens per rank over an
     expert-parallel group of ``ep`` ranks ``stride`` apart.
 
-    Scale-out bytes per rank ``T h b x remote domains`` (one copy per destination domain);
+    Scale-out bytes per rank ``T h b x remote domains`` (one copy per destination domain;
+    ``dedup=False``: one per remote expert, as DeepEP's low-latency decode kernels send);
     scale-up bytes ``T k h b (d - 1)/d`` (each copy lands on one of the ``d`` group members
     of its domain, forwarded unless it is the receiving one); the slower level sets the time,
     plus one message latency of that level for the notify and one for the data.
@@ -134,7 +136,8 @@ def exchange_time(c: Cluster, tokens: ArrayLike, hidden: int, k: int, ep: ArrayL
     d, K = col.span(ep, stride, c.domain)
     t, b = _a(tokens), _a(bytes_per_element)
     per_copy = t * hidden * b / network_efficiency
-    out_bytes = per_copy * remote_domains(k, K, node_limit)
+    remote = remote_domains(k, K, node_limit) if dedup else k * (K - 1) / K
+    out_bytes = per_copy * remote
     up_bytes = per_copy * k * (d - 1) / np.maximum(d, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_out = np.where(out_bytes > 0, out_bytes / max(c.out_bw, 1e-300), 0.0)

@@ -92,6 +92,7 @@ class Pool:
     cluster: Cluster
     eff: Efficiency
     overlap: bool = False  # two micro-batches hide communication behind compute (DeepSeek)
+    redundant_experts: int = 0  # replicas of hot experts per instance (EPLB)
 
     @property
     def chip(self) -> Chip:
@@ -159,7 +160,7 @@ def step_time(pool: Pool, layout: Layout, step: Step) -> tuple[Array, Array]:
         pooled = Step(decode=AttnWork.decode(step.tokens * layout.dp, 1.0))
         shard = np.where(layout.ep > 1, layout.ep, layout.tp)
         wide = forward_time(m, pool.precision, pool.cluster, pooled, pool.eff, shard,
-                            layout.ep)
+                            layout.ep, redundant=pool.redundant_experts)
         for t in wide.ops:
             if t.op.name in ROUTED:
                 compute = compute + t.time_s

@@ -557,7 +557,9 @@ def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Effici
         "optimizer_bytes": mem.optimizer, "activation_bytes": mem.activations,
         "reserve_bytes": mem.reserve, "memory_bytes": total_mem, "capacity_bytes": cap,
         "memory_fraction": total_mem / cap, "fits": valid & (total_mem <= cap),
-        "peak_memory_stage": np.where(mem.stage > 0, "last", "first"),
+        "peak_memory_stage": pd.Categorical.from_codes(
+            np.broadcast_to(mem.stage > 0, shape).reshape(-1).astype(np.int8),
+            ["first", "last"]),
     }
     return out, shape, reasons
 
@@ -680,9 +682,11 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
                         f"{reasons.reshape(-1)[0]}")
     valid = reasons == ""
     _mask_invalid(out, shape, valid)
-    out["recompute"] = np.array(RECOMPUTE)[np.broadcast_to(rc, shape)]
-    out["schedule"] = np.array(SCHEDULES)[np.broadcast_to(sc, shape)]
-    out["layout"] = _layout_strings(out, shape)
+    rc_flat = np.broadcast_to(rc, shape).reshape(-1)
+    sc_flat = np.broadcast_to(sc, shape).reshape(-1)
+    out["layout"] = _layout_strings(out, shape, rc_flat, sc_flat)
+    out["recompute"] = pd.Categorical.from_codes(rc_flat, RECOMPUTE)
+    out["schedule"] = pd.Categorical.from_codes(sc_flat, SCHEDULES)
     assumptions = _assumptions(m, c, cluster, p, eff, moe_ov, optimizer, master_weights, cp_mode,
                                attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
@@ -696,25 +700,26 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     return TrainingResult(frame_from_columns(out, shape), assumptions)
 
 
-def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...]) -> NDArray[np.str_]:
-    """``"tp8 pp4 dp64 cp1 ep8 mb1 zero1 selective"`` per configuration (vectorised: each
-    component's distinct values are formatted once, then joined by numpy string ufuncs)."""
+def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...],
+                    recompute: NDArray[np.int64], schedule: NDArray[np.int64]
+                    ) -> NDArray[np.object_]:
+    """``"tp8 pp4 dp64 cp1 ep8 mb1 zero1 selective"`` per configuration, plus the pipeline
+    schedule when it is not plain 1F1B (`` v2`` interleaved, `` dualpipe``, ...): each
+    component's distinct values are formatted once, then joined row by row."""
     parts = []
     for key, tag in (("tp", "tp"), ("pp", "pp"), ("dp", "dp"), ("cp", "cp"), ("ep", "ep"),
                      ("micro_batch", "mb"), ("zero", "zero")):
         vals = np.broadcast_to(_a(out[key]), shape).reshape(-1)
         uniq, inv = np.unique(vals, return_inverse=True)
-        parts.append(np.array([f"{tag}{v:g} " for v in uniq])[inv.reshape(-1)])
-    parts.append(np.broadcast_to(np.asarray(out["recompute"]), shape).reshape(-1).astype(str))
-    # the pipeline schedule when it is not plain 1F1B: " v2" (interleaved), " dualpipe", ...
+        parts.append(np.array([f"{tag}{v:g} " for v in uniq], dtype=object)[inv.reshape(-1)])
+    parts.append(np.array(RECOMPUTE, dtype=object)[recompute])
     v = np.broadcast_to(_a(out["interleave"]), shape).reshape(-1)
-    sc = np.broadcast_to(np.asarray(out["schedule"]), shape).reshape(-1).astype(str)
-    tag = np.where(sc == "1f1b", "", np.char.add(" ", sc))
-    parts.append(np.where(v > 1, np.char.add(" v", np.char.mod("%g", v)), tag))
-    text = parts[0]
-    for part in parts[1:]:
-        text = np.char.add(text, part)
-    return text.reshape(shape)
+    key = np.where(v > 1, -v, schedule.astype(np.float64))
+    uniq, inv = np.unique(key, return_inverse=True)
+    tags = [f" v{-k:g}" if k < 0 else ("" if k == SCHEDULE_CODES["1f1b"] else
+                                       f" {SCHEDULES[int(k)]}") for k in uniq]
+    parts.append(np.array(tags, dtype=object)[inv.reshape(-1)])
+    return np.array(["".join(t) for t in zip(*parts, strict=True)], dtype=object).reshape(shape)
 
 
 def _run_totals(out: dict[str, Any], m: ModelSpec, c: Chip, e: EnergyAssumptions,
@@ -942,8 +947,10 @@ def search_training_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
                         for v in df["tp"].to_numpy()[wide]]
     over = (reason == "") & ~df["fits"].to_numpy()
     cap = c.memory.capacity
-    reason[over] = [f"does not fit: {v / 1e9:.1f} GB per device > {cap / 1e9:.0f} GB"
-                    for v in df["memory_bytes"].to_numpy()[over]]
+    gb, inv = np.unique(np.round(df["memory_bytes"].to_numpy()[over] / 1e8) / 10,
+                        return_inverse=True)
+    reason[over] = np.array([f"does not fit: {v:.1f} GB per device > {cap / 1e9:.0f} GB"
+                             for v in gb], dtype=object)[inv.reshape(-1)]
     df["reason"] = reason
     df["ok"] = reason == ""
     order = np.lexsort((df["memory_bytes"].fillna(np.inf).to_numpy(),
