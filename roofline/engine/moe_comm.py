@@ -133,14 +133,16 @@ def exchange_time(c: Cluster, tokens: ArrayLike, hidden: int, k: int, ep: ArrayL
     of its domain, forwarded unless it is the receiving one); the slower level sets the time,
     plus one message latency of that level for the notify and one for the data.
     """
-    d, K = col.span(ep, stride, c.domain)
+    f = c.fabric
+    d, K = col.span(ep, stride, f.domain)
     t, b = _a(tokens), _a(bytes_per_element)
     per_copy = t * hidden * b / network_efficiency
     remote = remote_domains(k, K, node_limit) if dedup else k * (K - 1) / K
     out_bytes = per_copy * remote
     up_bytes = per_copy * k * (d - 1) / np.maximum(d, 1)
+    up_bw = f.group_bw(d)  # what a member can send to the others of its domain
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_out = np.where(out_bytes > 0, out_bytes / max(c.out_bw, 1e-300), 0.0)
-        t_up = np.where(up_bytes > 0, up_bytes / max(c.up_bw, 1e-300), 0.0)
-    lat = np.where(K > 1, c.scale_out_latency_s, c.scale_up_latency_s)
+        t_out = np.where(out_bytes > 0, out_bytes / max(f.out_bw, 1e-300), 0.0)
+        t_up = np.where(up_bytes > 0, up_bytes / np.maximum(up_bw, 1e-300), 0.0)
+    lat = np.where(K > 1, f.out_hop_s, f.up_hop_s)
     return np.where(_a(ep) > 1, np.maximum(t_out, t_up) + 2 * lat, 0.0)
