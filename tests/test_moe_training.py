@@ -72,7 +72,7 @@ def test_overlapped_schedules_hide_expert_all_to_all():
     res = train("deepseek-v3", "h800", schedule=["1f1b", "1f1b-overlap", "dualpipe"], **DS)
     f = res.frame
     plain, overlap, dual = (f.iloc[i] for i in range(3))
-    assert plain["ep_comm_s"] > 0.25 * plain["step_time_s"]  # on the critical path
+    assert plain["ep_comm_s"] > 0.2 * plain["step_time_s"]  # on the critical path
     # overlapped 1F1B hides the steady state: m - p of the 120 micro-batches
     assert overlap["ep_comm_s"] < 0.2 * plain["ep_comm_s"]
     assert dual["ep_comm_s"] == 0 and dual["pp_comm_s"] == 0
