@@ -147,7 +147,8 @@ def forward_time(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, eff: 
                  tp: ArrayLike = 1, ep: ArrayLike = 1, pp: ArrayLike = 1, *,
                  fused_attention: bool = True, mla_absorb: bool | None = None,
                  ops: list[Op] | None = None, dp: ArrayLike = 1, redundant: ArrayLike = 0,
-                 tbo: bool = False, busy: ArrayLike | None = None) -> ForwardTime:
+                 tbo: bool = False, busy: ArrayLike | None = None,
+                 busiest: bool = True) -> ForwardTime:
     """Roofline time of one forward pass of ``step`` through every layer of ``m``
     (``ops``: a precomputed :func:`operator_table` of the same step, to time it again at
     another efficiency). ``step`` is one attention group's work; with ``dp > 1`` groups the
@@ -157,7 +158,7 @@ def forward_time(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, eff: 
     if ops is None:
         ops = operator_table(m, p, step, tp, ep, fused_attention=fused_attention,
                              mla_absorb=mla_absorb)
-    if m.moe is not None:
+    if m.moe is not None and busiest:  # busiest=False: ``ops`` already carry the load
         ops = [experts_on_busiest_rank(op, m, p, step.tokens, tp, dp, ep, redundant, busy)
                if op.name == "experts" else op for op in ops]
     timed = [time_op(op, cluster.chip, eff) for op in ops]
