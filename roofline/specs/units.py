@@ -99,18 +99,27 @@ def _in_range(kind: Kind) -> Callable[[float], float]:
     return check
 
 
-def _quantity(kind: Kind, example: str) -> object:
-    """A pydantic type: a positive float in SI units, read from a number or a unit string."""
-    schema = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                        {"type": "string", "examples": [example]}],
-              "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
-                             f"with a unit, e.g. {example!r}"}
-    return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, kind)),
-                     AfterValidator(_in_range(kind)), WithJsonSchema(schema)]
+def _schema(kind: Kind, example: str) -> WithJsonSchema:
+    """The JSON Schema of a quantity: a positive number in SI units or a unit string."""
+    return WithJsonSchema({
+        "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                  {"type": "string", "examples": [example]}],
+        "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
+                       f"with a unit, e.g. {example!r}"})
 
 
-FlopsPerS = _quantity("flops_per_s", "989.4 TFLOP/s")
-Bytes = _quantity("bytes", "80 GB")
-BytesPerS = _quantity("bytes_per_s", "3.35 TB/s")
-Watts = _quantity("watts", "700 W")
-Count = _quantity("count", "671B")
+def _parser(kind: Kind) -> BeforeValidator:
+    return BeforeValidator(lambda v: parse_quantity(v, kind))
+
+
+# pydantic types: a positive float in SI units, read from a number or a unit string
+FlopsPerS = Annotated[float, _parser("flops_per_s"), AfterValidator(_in_range("flops_per_s")),
+                      _schema("flops_per_s", "989.4 TFLOP/s")]
+Bytes = Annotated[float, _parser("bytes"), AfterValidator(_in_range("bytes")),
+                  _schema("bytes", "80 GB")]
+BytesPerS = Annotated[float, _parser("bytes_per_s"), AfterValidator(_in_range("bytes_per_s")),
+                      _schema("bytes_per_s", "3.35 TB/s")]
+Watts = Annotated[float, _parser("watts"), AfterValidator(_in_range("watts")),
+                  _schema("watts", "700 W")]
+Count = Annotated[float, _parser("count"), AfterValidator(_in_range("count")),
+                  _schema("count", "671B")]
