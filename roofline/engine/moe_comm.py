@@ -69,7 +69,7 @@ def expected_max_binomial(n: ArrayLike, q: ArrayLike, ranks: ArrayLike) -> Array
     pmf = (1.0 - qs) ** ns
     cdf = pmf.copy()
     total = np.zeros(ns.shape)
-    for j in range(int(ns.max(initial=0))):
+    for j in range(int(np.ceil(ns.max(initial=0)))):
         live = j < ns
         total = total + np.where(live, 1.0 - cdf ** rs, 0.0)
         pmf = np.where(live, pmf * (ns - j) / (j + 1) * qs / (1.0 - qs), 0.0)
