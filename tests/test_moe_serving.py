@@ -6,11 +6,11 @@ continuous-batching TTFT from the steps that carry the prompt."""
 import numpy as np
 import pytest
 
-from roofline.engine.inference import infer
-from roofline.engine.memory import kv_bytes_per_sequence, weight_bytes_per_device
-from roofline.engine.precision import get_precision
-from roofline.engine.serving import continuous
-from roofline.engine.serving_layouts import search_serving_layouts
+from roofline.engine.operators.memory import kv_bytes_per_sequence, weight_bytes_per_device
+from roofline.engine.planning.serving_layouts import search_serving_layouts
+from roofline.engine.scenario.precision import get_precision
+from roofline.engine.serving.batching import continuous
+from roofline.engine.serving.inference import infer
 from roofline.errors import SpecError
 from roofline.specs.catalog import load_chip, load_model
 

@@ -5,9 +5,11 @@ and the layout search's near-ties and robustness."""
 import numpy as np
 import pytest
 
-from roofline.engine import moe_comm, schedules
-from roofline.engine.cluster import Cluster
-from roofline.engine.training import search_training_layouts, train
+from roofline.engine.network import moe_comm
+from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.training import schedules
+from roofline.engine.training.run import train
+from roofline.engine.training.search import search_training_layouts
 from roofline.specs.catalog import load_chip
 
 DS = dict(count=2048, tp=1, pp=16, ep=64, zero=1, micro_batch=1, seq_len=4096,

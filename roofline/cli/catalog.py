@@ -11,12 +11,12 @@ import pandas as pd
 
 from roofline.cli.output import print_json, print_table, records
 from roofline.errors import SpecError
+from roofline.formatting import count, si
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.hf import from_hf_config, import_hf_config
 from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text, validate
 from roofline.specs.model import ModelSpec
-from roofline.views.format import count, si
 
 
 def cmd_chips(args: argparse.Namespace) -> int:

@@ -7,17 +7,18 @@ import argparse
 import pandas as pd
 
 import roofline as api
-from roofline.cli.output import print_json, print_result, print_table, records
+from roofline.cli.output import (
+    precision_arg,
+    print_json,
+    print_result,
+    print_table,
+    records,
+)
 from roofline.cli.parser import EXIT_DOES_NOT_FIT, EXIT_OK
-from roofline.engine.cost import price_note, serving_costs
+from roofline.engine.timing.cost import price_note, serving_costs
 from roofline.errors import SpecError
+from roofline.formatting import si, value
 from roofline.specs.catalog import load_chip
-from roofline.views.format import si, value
-
-
-def precision_arg(value_: str | None) -> str:
-    """The ``--precision`` flag's value; unset means the model's native dtype."""
-    return value_ or "native"
 
 
 def cmd_infer(args: argparse.Namespace) -> int:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 import roofline as api
-from roofline.cli.output import print_json, print_result
+from roofline.cli.output import precision_arg, print_json, print_result
 from roofline.cli.parser import EXIT_DOES_NOT_FIT, EXIT_OK
-from roofline.cli.serving import precision_arg
 from roofline.errors import SpecError
 
 
 def cmd_train_cost(args: argparse.Namespace) -> int:
-    from roofline.engine.cost import EnergyAssumptions
-    from roofline.engine.training import train
+    from roofline.engine.timing.cost import EnergyAssumptions
+    from roofline.engine.training.run import train
 
     if args.count is None or args.tokens is None:
         raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
@@ -56,7 +55,7 @@ TRAIN_COLUMNS = ("model", "chip", "precision", "count", "tp", "pp", "dp", "cp", 
 def cmd_train(args: argparse.Namespace) -> int:
     """One training layout on ``--count`` chips: exit 0 when it fits, 1 when it does not
     fit in memory (the numbers are still printed); an impossible layout is bad input."""
-    from roofline.engine.cost import EnergyAssumptions
+    from roofline.engine.timing.cost import EnergyAssumptions
 
     res = api.train(args.model, args.chip, count=args.count, seq_len=args.seq_len,
                     global_batch=args.global_batch, tokens=args.tokens,
