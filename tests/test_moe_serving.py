@@ -105,10 +105,20 @@ def test_busiest_rank_slows_small_batches():
 
 def test_serving_search_picks_expert_parallelism_for_deepseek():
     m, c = load_model("deepseek-v3"), load_chip("h200")
-    df = search_serving_layouts(m, c, 8, batch=256, **DS)
-    best = df[df["ok"]].iloc[0]
-    assert best["ep"] > 1 and best["dp"] > 1 and best["chips_per_replica"] == 8
-    assert {"dp"} <= set(df) and (df["dp"] > 1).any()
+    # 1,024 sequences on 8 H200: DP8 attention with EP8 beats every tensor-split MoE layout
+    df = search_serving_layouts(m, c, 8, batch=1024, **DS)
+    ok = df[df["ok"]]
+    best = ok.iloc[0]
+    assert best["ep"] == 8 and best["dp"] == 8 and best["chips_per_replica"] == 8
+    tp_moe = ok[ok["ep"] == 1].iloc[0]
+    assert best["tokens_per_s_per_chip"] > 1.01 * tp_moe["tokens_per_s_per_chip"]
+    # at 256 sequences EP8 and the experts split over all 8 chips are within 1%: the
+    # busiest expert rank's extra load cancels the cheaper exchange
+    small = search_serving_layouts(m, c, 8, batch=256, **DS)
+    ok = small[small["ok"]]
+    ep_best = ok[ok["ep"] > 1].iloc[0]
+    assert ep_best["tokens_per_s_per_chip"] > 0.99 * ok.iloc[0]["tokens_per_s_per_chip"]
+    assert (ok["dp"].iloc[:4] > 1).all()  # DP attention either way
 
 
 def test_continuous_ttft_carries_the_prompt():

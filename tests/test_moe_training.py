@@ -116,8 +116,11 @@ def test_deepseek_v3_pretraining_layout_fits_and_costs():
     assert r["fits"] and r["memory_bytes"] < 80e9
     assert r["ep_comm_s"] == 0
     ratio = r["chip_hours"] / 2.664e6
-    # the engine is optimistic here (see docs/training.md): 1.63M predicted
-    assert 0.55 < ratio < 0.7
+    # 1.97M predicted: 26% optimistic, short of the 20% (docs/training.md lists the
+    # terms modelled - DualPipe bubble and SM share, fp8 dispatch under node-limited
+    # routing, MTP, selective recompute, fp8 input casts, token permutation, the busiest
+    # expert rank - and what is not)
+    assert 0.70 < ratio < 0.80
     # the same layout under plain 1F1B does not fit the bubble-free budget: slower
     plain = _row(train("deepseek-v3", "h800", schedule="1f1b", **DS))
     assert plain["step_time_s"] > 2 * r["step_time_s"]

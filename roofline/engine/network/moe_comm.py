@@ -144,6 +144,6 @@ def exchange_time(c: Cluster, tokens: ArrayLike, hidden: int, k: int, ep: ArrayL
     if not dedup:
         return np.where(_a(ep) > 1, flat, 0.0)
     hit = np.where(K > 1, remote_domains(k, K, node_limit) * K / np.maximum(K - 1, 1), 1.0)
-    out = col.all_to_all(c, per_copy * hit, K, stride * d)
+    out = col.all_to_all(c, per_copy * hit, K, _a(stride) * d)
     up = col.all_to_all(c, per_copy * k, d, stride)
     return np.where(_a(ep) > 1, np.maximum(out, up), 0.0)

@@ -44,7 +44,7 @@ from roofline.specs.params import ParamCount
 
 Array = NDArray[np.float64]
 #: Operators that run on the expert-parallel shard rather than the attention group.
-ROUTED = ("experts",)
+ROUTED = ("experts", "moe_permute")
 
 
 def _a(x: ArrayLike) -> Array:
@@ -121,7 +121,7 @@ def step_time(pool: Pool, layout: Layout, step: Step) -> tuple[Array, Array]:
         pooled = Step(decode=AttnWork.decode(step.tokens * layout.dp, 1.0))
         shard = np.where(layout.ep > 1, layout.ep, layout.tp)
         ops += [experts_on_busiest_rank(op, m, p, pooled.tokens, shard, 1, layout.ep,
-                                        pool.redundant_experts)
+                                        pool.redundant_experts) if op.name == "experts" else op
                 for op in operator_table(m, p, pooled, shard, layout.ep) if op.name in ROUTED]
     compute = forward_time(m, p, pool.cluster, step, pool.eff, layout.tp, 1, ops=ops,
                            busiest=False).compute_s

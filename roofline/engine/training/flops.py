@@ -35,7 +35,8 @@ RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 
 #: Operators of a layer that are not matmuls or attention: they do no model FLOPs (norm and
 #: residual arithmetic is ~1e-4 of a layer and is left out, as in every paper cited here).
-_NO_MODEL_FLOPS = ("norms_elementwise", "embedding", "kv_cache_write")
+_NO_MODEL_FLOPS = ("norms_elementwise", "embedding", "kv_cache_write", "moe_permute",
+                   "activation_quant")
 #: Operators outside the transformer layers (not recomputed; on the first / last stage).
 NON_LAYER_OPS = ("embedding", "lm_head")
 #: Operators selective recomputation re-runs alongside FlashAttention (norms, MLA

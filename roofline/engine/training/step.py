@@ -144,11 +144,18 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
     step = training_step(micro_batch, seq_len, cp, sliding_window(m))
     ops = operator_table(m, p, step, tp, ep, fused_attention=flash)
     # operator_table spreads experts over the tp ranks only (serving's layout); in training
-    # each device holds E/ep of them, so their weight traffic is 1/ep of that. Sequence
-    # parallelism splits the norms and residual adds over the tp ranks (Korthikanti et al.
-    # 2022 sec. 4.2.2).
+    # each device holds E/ep of them, so their weight traffic is 1/ep of that, and the
+    # busiest of the ep ranks, which sets the pace, computes more than the mean rank's
+    # token-expert pairs (moe_comm.busiest_rank over the group's micro-batch tokens).
+    # Sequence parallelism splits the norms and residual adds over the tp ranks
+    # (Korthikanti et al. 2022 sec. 4.2.2).
     sp_div = np.where(sequence_parallel, tp, 1.0)
-    ops = [replace(op, weight_bytes=op.weight_bytes / ep) if op.name == "experts" else
+    busy = np.ones(())
+    if m.moe is not None:
+        busy, _ = moe_comm.busiest_rank(micro_batch * seq_len / cp * ep,
+                                        m.moe.num_experts_per_tok, m.moe.num_experts, ep)
+    ops = [replace(op, weight_bytes=op.weight_bytes / ep, flops=op.flops * busy,
+                   act_bytes=op.act_bytes * busy) if op.name == "experts" else
            replace(op, flops=op.flops / sp_div, act_bytes=op.act_bytes / sp_div)
            if op.name == "norms_elementwise" else op for op in ops]
     times = [(op, time_op(op, c.chip, eff).time_s) for op in ops]
