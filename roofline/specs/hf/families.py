@@ -87,6 +87,10 @@ _ENTRIES: tuple[Family, ...] = (
                   "costed as full MLA attention (the KV cache is the full context either "
                   "way), so attention FLOPs at long context are an upper bound",
                   "the lightning indexer (~14M per layer, 0.13%) is not counted")),
+    Family("glm_moe_dsa", build="mla", moe=_DEEPSEEK_MOE,
+           notes=("GLM-5: DeepSeek-V3.2's MLA + sparse attention layout; costed as full MLA "
+                  "attention (an upper bound on attention FLOPs at long context)",
+                  "the lightning indexer is not counted")),
     Family("glm", attn=_QKV_BIAS),
     Family("glm4", norms_per_layer=4, attn=_QKV_BIAS,
            notes=("post-attention and post-MLP norms: 4 norms a layer",)),
@@ -134,6 +138,13 @@ _ENTRIES: tuple[Family, ...] = (
     Family("ernie4_5", tied=True, attn={"attention_bias": F("use_bias", False)}),
     Family("ernie4_5_moe", tied=True, attn={"attention_bias": F("use_bias", False)},
            moe={"freq": "moe_layer_interval", "first_dense": "moe_layer_start_index"}),
+    Family("hunyuan_v1_moe", tied=True, aliases=("hunyuan",),
+           attn={"qk_norm": F("use_qk_norm", False)},
+           fields={"head_dim": ("head_dim", "attention_head_dim")},
+           moe={"shared_width": "intermediate_size"},
+           notes=("the shared MLP is intermediate_size wide (use_mixed_mlp_moe)",
+                  "cross-layer attention (use_cla) is not modelled: with it on, the KV "
+                  "cache is cla_share_factor times smaller than costed")),
     Family("minimax_m2", attn={"qk_norm": F("use_qk_norm", True)},
            moe={**_MIXTRAL_MOE, "router_bias": True},
            notes=("q/k norms span all heads (per-layer); counted per head",)),
@@ -159,8 +170,12 @@ _ENTRIES: tuple[Family, ...] = (
                 "width": "intermediate_size"}),
     Family("nemotron_h", build="nemotron_h", position="none",
            fields={"head_dim": ("head_dim", "attention_head_dim")},
-           mlp={"gated": False}, moe={"router_bias": True},
-           notes=("one norm per block: counted as 2 per (mixer + FFN) layer",)),
+           mlp={"gated": False},
+           moe={"router_bias": True, "gated": False,
+                "shared_width": "moe_shared_expert_intermediate_size"},
+           notes=("one norm per block: counted as 2 per (mixer + FFN) layer",
+                  "MoE experts are squared-ReLU up/down projections (not gated), as the "
+                  "dense MLP")),
     Family("nemotron-nas", build="nemotron_nas", aliases=("deci", "nemotron_nas")),
 )
 
@@ -176,4 +191,6 @@ MULTIMODAL: dict[str, str] = {
     "llava": "llama", "llava_next": "llama", "mistral3": "mistral", "gemma3": "gemma3_text",
     "llama4": "llama4_text", "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "phi3_v": "phi3",
     "idefics3": "llama", "qwen2_audio": "qwen2", "paligemma": "gemma",
+    "qwen3_vl": "qwen3", "qwen3_vl_moe": "qwen3_moe", "qwen3_5": "qwen3_next",
+    "qwen3_5_moe": "qwen3_next",
 }
