@@ -206,3 +206,15 @@ def load_json(path: str | Path) -> Any:
     except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, a >4300-digit integer
         line = getattr(e, "lineno", None)
         raise SpecError([Problem(f"invalid JSON: {e}", str(path), None, line)]) from None
+
+
+def load_shipped_data(path: Path) -> Any:
+    """A data file shipped inside the package (calibration, backtest, cases), parsed with
+    libyaml's C loader where installed. Only for the package's own files: user files go
+    through :func:`parse_yaml`, which refuses aliases, duplicate keys and deep nesting."""
+    safe: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = safe(path.read_text(encoding="utf-8"))
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()

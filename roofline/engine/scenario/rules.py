@@ -13,6 +13,7 @@ and takes precedence over ``field``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ class Rule:
     def violation(self, value: Any) -> str | None:
         """Why ``value`` (a scalar or array) breaks this rule, or None."""
         if self.choices is not None:
-            wrong = [v for v in np.asarray(value, dtype=object).reshape(-1)
+            given = np.asarray(value, dtype=object).reshape(-1).tolist()
+            # a layout search repeats a few choices many times: check each once (unhashable
+            # values are checked one by one)
+            with contextlib.suppress(TypeError):
+                given = list(dict.fromkeys(given))
+            wrong = [v for v in given
                      if not any(v == c and type(v) is not bool for c in self.choices)]
             return None if not wrong else f"got {wrong[0]!r}"
         if type(value) in (int, float):  # the common single answer, without numpy
