@@ -270,7 +270,7 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
     valid = table[table["valid"].astype(bool)] if "valid" in table else table
     if valid.empty:
         return "layout", f"no valid layout for this model on this chip: {table['reason'].iloc[0]}"
-    keys = [k for k in ("tp", "dp", "pp", "cp", "ep") if k in table]
+    keys = [k for k in ("tp", "pp", "dp", "cp", "ep") if k in table]
     fitting = valid[valid["fits"].astype(bool)]
     if not fitting.empty:  # fits in memory, rejected for something else
         by = "tpot_s" if purpose == "serve" and "tpot_s" in fitting else "memory_bytes"
