@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from roofline.engine.planning.pareto import pareto_indices
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.serving.disaggregation import (
@@ -90,18 +91,6 @@ def _grid(table: pd.DataFrame, **axes: Sequence[float]) -> dict[str, Array]:
     out = {c: table[c].to_numpy(dtype=np.float64)[flat[0].astype(int)] for c in table}
     out.update(zip(axes, flat[1:], strict=True))
     return out
-
-
-def _pareto(x: Array, y: Array) -> NDArray[np.intp]:
-    """Indices of the points no other point beats on both x and y (higher is better),
-    ordered by x."""
-    order = np.lexsort((-y, -x))
-    best, keep = -np.inf, []
-    for i in order:
-        if y[i] > best:
-            keep.append(i)
-            best = y[i]
-    return np.asarray(keep[::-1], dtype=np.intp)
 
 
 class FrontierResult(Result):
@@ -179,7 +168,7 @@ def _prefill_candidates(chips: Array, ttft: Array, rate: Array, ok: NDArray[np.b
     keep = []
     for n in np.unique(chips[ok]):
         idx = np.nonzero(ok & (chips == n))[0]
-        keep.extend(idx[_pareto(-ttft[idx], rate[idx])])
+        keep.extend(idx[pareto_indices(ttft[idx], rate[idx], minimize_y=False)])
     return np.asarray(sorted(keep), dtype=np.intp)
 
 
@@ -300,8 +289,9 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
                 else "")
         raise SpecError("no configuration meets the targets: relax max_ttft_s / max_tpot_s "
                         f"or allow more chips (count){hint}")
-    front = _pareto(allp["output_tokens_per_s_per_user"].to_numpy(),
-                    allp["output_tokens_per_s_per_chip"].to_numpy())
+    front = pareto_indices(allp["output_tokens_per_s_per_user"].to_numpy(),
+                           allp["output_tokens_per_s_per_chip"].to_numpy(), minimize_x=False,
+                           minimize_y=False)
     allp.insert(0, "model", m.name)
     allp.insert(1, "chip", c.name)
     return FrontierResult(allp.iloc[front].reset_index(drop=True), notes, allp)
