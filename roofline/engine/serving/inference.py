@@ -122,14 +122,20 @@ def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple
     return Phase(ideal, expected)
 
 
-def op_frame(timed: list[OpTime], index: int = 0) -> pd.DataFrame:
-    """Per-operator table of one scenario: FLOPs, bytes, intensity, times and bound."""
+def op_frame(timed: list[OpTime], index: int = 0, step_s: ArrayLike | None = None
+             ) -> pd.DataFrame:
+    """Per-operator table of one scenario: FLOPs, bytes, intensity, times and bound; with
+    ``step_s`` (the whole forward pass, seconds, communication included), ``step_share``:
+    the operator's share of it (0-1)."""
     rows = []
+
+    def at(x: Any) -> float:
+        arr = np.asarray(x, dtype=np.float64)
+        flat = arr.reshape(-1)
+        return float(flat[index] if flat.size > 1 else flat[0])
+
+    step = at(step_s) if step_s is not None else float("nan")
     for t in timed:
-        def at(x: Any) -> float:
-            arr = np.asarray(x, dtype=np.float64)
-            flat = arr.reshape(-1)
-            return float(flat[index] if flat.size > 1 else flat[0])
         flops, byts = at(t.op.flops), at(t.op.bytes)
         compute, memory = at(t.compute_s), at(t.memory_s)
         rows.append({
@@ -139,6 +145,7 @@ def op_frame(timed: list[OpTime], index: int = 0) -> pd.DataFrame:
             "bytes": byts, "intensity_flop_per_byte": flops / byts if byts else float("inf"),
             "compute_s": compute, "memory_s": memory, "time_s": max(compute, memory),
             "bound": "compute" if compute >= memory else "memory",
+            "step_share": max(compute, memory) / step if step > 0 else float("nan"),
         })
     return pd.DataFrame(rows)
 
@@ -151,12 +158,19 @@ class InferenceResult(Result):
         super().__init__(frame, assumptions)
         self._phases = {"prefill": prefill, "decode": decode}
         self.model, self.chip = model, chip
+        self._operators: dict[tuple[str, str, int], pd.DataFrame] = {}
 
     def operators(self, phase: Literal["prefill", "decode"] = "decode",
                   mode: Mode = "expected", index: int = 0) -> pd.DataFrame:
-        """Per-operator roofline table of scenario ``index`` in ``phase``."""
-        ph = self._phases[phase]
-        return op_frame((ph.expected if mode == "expected" else ph.ideal).ops, index)
+        """Per-operator roofline table of scenario ``index`` in ``phase`` (one forward
+        pass per device; ``step_share``: each operator's share of that pass's time,
+        communication included)."""
+        key = (phase, mode, index)
+        if key not in self._operators:  # built once: a view asks for the same table often
+            ph = self._phases[phase]
+            forward = ph.expected if mode == "expected" else ph.ideal
+            self._operators[key] = op_frame(forward.ops, index, forward.total_s)
+        return self._operators[key].copy(deep=False)  # the caller's own (copy on write)
 
     def _figure(self, **kwargs: Any) -> Any:
         """Roofline figure of this scenario's operators (plotly)."""
