@@ -72,10 +72,12 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
     Examples
     --------
     >>> import roofline
-    >>> r = roofline.compare("llama-3.1-70b", ["h100"])
+    >>> r = roofline.compare("llama-3.1-8b", ["h100"])
     >>> row = r.frame.iloc[0]
-    >>> row["chip"], bool(row["fits"]), int(row["chips_needed"]), int(row["tp"])
-    ('nvidia-h100-sxm', True, 2, 2)
+    >>> row["chip"], bool(row["fits"]), int(row["min_chips"]), row["decode_bound"]
+    ('nvidia-h100-sxm', True, 1, 'memory')
+    >>> float(row["capacity_bytes"]), float(row["usd_per_chip_hour"])
+    (80000000000.0, 3.99)
     """
     m = load_model(model)
     e = energy or EnergyAssumptions()

@@ -88,8 +88,9 @@ def context(model: str | Path | ModelSpec | Mapping[str, Any],
     >>> r = roofline.context("llama-3.1-8b", tokens=8192)
     >>> float(r["kv_cache_bytes_per_token"]), float(r["kv_cache_bytes_per_sequence"]) / 2**30
     (131072.0, 1.0)
-    >>> float(roofline.context("llama-3.1-70b", "h100", tp=2, batch=8)["max_context_tokens"])
-    6384.0
+    >>> r = roofline.context("llama-3.1-8b", "h100")  # one sequence: the model's maximum fits
+    >>> float(r["max_context_tokens"]), float(r["weights_bytes_per_device"])
+    (131072.0, 16060522496.0)
     """
     m = load_model(model)
     p = get_precision(precision, m.quantization)
