@@ -6,8 +6,9 @@ import argparse
 import json
 import math
 import sys
+import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,10 +19,10 @@ from roofline.engine.precision import RECIPES
 from roofline.errors import SpecError
 from roofline.results import Result
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
+from roofline.specs.check import check_paths
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
-from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text
 from roofline.specs.model import ModelSpec
+from roofline.specs.units import dump_with_units
 from roofline.views.format import count, si, value
 
 
@@ -135,43 +136,28 @@ def cmd_show(args: argparse.Namespace) -> int:
             d["params"] = spec.params().breakdown()
         if args.json:
             _print_json(d)
-        else:
+        else:  # YAML with units, so that it loads back as a spec file
             import yaml
 
+            d.update(dump_with_units(spec))
             print(yaml.safe_dump(d, sort_keys=False, width=100), end="")
         return 0
     raise SpecError([p for e in errors for p in e.problems])
 
 
-def _validate_one(path: Path) -> None:
-    if path.suffix == ".json":
-        from_hf_config(path)
-        return
-    kind: type[Chip] | type[ModelSpec]
-    if "hardware_specs" in path.parts:
-        kind = Chip
-    elif "models" in path.parts:
-        kind = ModelSpec
-    else:
-        data, _ = parse_yaml(read_text(path), str(path))
-        kind = Chip if isinstance(data, dict) and "peak_flops" in data else ModelSpec
-    load_yaml_spec(kind, path)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    problems = []
-    files: list[Path] = []
-    for p in map(Path, args.paths):
-        files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.json")]) if p.is_dir() else [p])
-    for f in files:
-        try:
-            _validate_one(f)
-        except SpecError as e:
-            problems.extend(e.problems)
-    for p in problems:
-        print(p, file=sys.stderr)
-    print(f"{len(files)} file(s) checked, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    checked = check_paths(args.paths)
+    for c in checked:
+        if c.ok:
+            print(f"ok    {c.path}  ({c.kind} {c.name})")
+        for p in c.problems:
+            print(f"FAIL  {p}", file=sys.stderr)
+    bad = sum(not c.ok for c in checked)
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(
+        Counter(c.kind for c in checked).items()))
+    print(f"{len(checked)} file(s) checked ({kinds}): {len(checked) - bad} valid, "
+          f"{bad} with problems ({sum(len(c.problems) for c in checked)} problem(s))")
+    return 1 if bad else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -368,11 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofline", description="What an LLM costs on real hardware: specs, params, "
         "roofline timing. MODEL is a catalog name, a model YAML or a HF config.json path.")
+    debug_help = "on an internal error, print the traceback"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str,
             json_flag: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
+        # also accepted after the verb; SUPPRESS keeps a --debug given before it
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=debug_help)
         if json_flag:
             p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=func)
@@ -463,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (errors print as one clear message, no traceback)."""
+    """Run the CLI; returns the exit status: 2 for bad input (one clear message), 3 for a
+    bug in roofline (one line and where to report it; ``--debug`` prints the traceback),
+    130 on Ctrl-C. Never a traceback otherwise."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
@@ -472,6 +465,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {type(e).__name__}: {str(e)[:200]} -- this is a bug in "
+                  "roofline; please report it to the project's issue tracker with this "
+                  "command line (add --debug for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
