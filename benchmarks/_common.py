@@ -29,7 +29,7 @@ otherwise idle machine unless stated; CPU count matters, so compare like with li
 
 
 #: Order of the sections in the file.
-ORDER = ["single", "sweep", "layouts", "import", "callbacks", "load", "load-saturated",
+ORDER = ["single", "sweep", "layouts", "frontier", "import", "callbacks", "load", "load-saturated",
          "peers"]
 
 

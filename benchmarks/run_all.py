@@ -23,6 +23,7 @@ FULL: dict[str, list[str]] = {
     "single": ["single_scenario.py"],
     "sweep": ["sweep_1m.py"],
     "layouts": ["layout_search.py"],
+    "frontier": ["frontier.py"],
     "import": ["import_time.py"],
     "callbacks": ["dashboard_callbacks.py"],
     "load": ["load_test.py"],
@@ -31,6 +32,7 @@ FULL: dict[str, list[str]] = {
 }
 QUICK: dict[str, list[str]] = {
     "single": ["--calls", "20"], "sweep": ["--repeat", "1"], "layouts": ["--repeat", "1"],
+    "frontier": ["--repeat", "1"],
     "import": ["--runs", "2"], "callbacks": ["--repeat", "1", "--no-browser"],
     "load": ["--users", "10", "--seconds", "15"],
     "load-saturated": ["--users", "10", "--seconds", "15"], "peers": ["--repeat", "3"],

@@ -16,6 +16,7 @@ from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
 from roofline.engine.context import context
 from roofline.engine.efficiency import Efficiency, efficiency_for
+from roofline.engine.frontier import FrontierResult, frontier
 from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
 from roofline.engine.precision import RECIPES, Precision, get_precision
@@ -49,6 +50,7 @@ __all__ = [
     "Dtype",
     "Efficiency",
     "FitResult",
+    "FrontierResult",
     "InferenceResult",
     "ModelSpec",
     "ParamCount",
@@ -66,6 +68,7 @@ __all__ = [
     "expected_tokens_per_step",
     "fit",
     "from_hf_config",
+    "frontier",
     "get_precision",
     "infer",
     "list_chips",

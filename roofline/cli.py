@@ -350,6 +350,50 @@ def cmd_validate_runs(args: argparse.Namespace) -> int:
                          out=args.out)
 
 
+FRONTIER_COLUMNS = ("mode", "tp", "dp", "ep", "batch", "draft_tokens", "xpyd",
+                    "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user", "ttft_s",
+                    "tpot_s", "usd_per_m_output_tokens")
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Pareto front of tokens/s per chip vs per user (``roofline.frontier``)."""
+    disagg = True if args.disaggregated else (False if args.aggregated else None)
+    res = api.frontier(args.model, args.chip, count=args.count, prompt_len=args.prompt_len,
+                       output_len=args.output_len, workload=args.workload,
+                       precision=_precision(args.precision), disaggregated=disagg,
+                       max_ttft_s=args.max_ttft_s,
+                       max_tpot_s=None if args.max_tpot_ms is None else args.max_tpot_ms / 1e3,
+                       cache_hit=args.cache_hit, speculation=args.speculation,
+                       usd_per_chip_hour=args.usd_per_chip_hour)
+    if args.json:
+        _print_json({"points": _records(res.frame), "assumptions": res.assumptions})
+        return 0
+    _print_result(res, FRONTIER_COLUMNS)
+    return 0
+
+
+def _frontier_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("frontier", cmd_frontier, "throughput-interactivity frontier: tokens/s per chip "
+            "vs per user over every serving configuration")
+    p.add_argument("model")
+    p.add_argument("chip")
+    p.add_argument("--count", type=int, required=True, help="chips available")
+    p.add_argument("--prompt-len", type=int, help="prompt tokens (default: the workload's)")
+    p.add_argument("--output-len", type=int, help="output tokens (default: the workload's)")
+    p.add_argument("--workload", choices=["chat", "long", "reasoning", "rag"],
+                   help="preset lengths: chat 1k/1k, long 8k/1k, reasoning 1k/3498, rag 32k/512")
+    p.add_argument("--precision", help=f"recipe: native (default), {', '.join(RECIPES)}")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--disaggregated", action="store_true", help="only prefill/decode pools")
+    mode.add_argument("--aggregated", action="store_true", help="only one pool per replica")
+    p.add_argument("--max-ttft-s", type=float, help="time-to-first-token target")
+    p.add_argument("--max-tpot-ms", type=float, help="time-per-output-token target")
+    p.add_argument("--cache-hit", type=float, default=0.0, help="prefix-cache hit share")
+    p.add_argument("--speculation", choices=["auto", "off", "mtp"], default="auto",
+                   help="auto: MTP where the model has it")
+    p.add_argument("--usd-per-chip-hour", type=float, help="override the catalog price")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofline", description="What an LLM costs on real hardware: specs, params, "
@@ -438,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pp", type=int, default=1)
     p.add_argument("--words-per-token", type=float, default=0.75)
     p.add_argument("--words-per-page", type=float, default=500.0)
+    _frontier_parser(add)
     p = add("serve", cmd_serve, "start the browser dashboard", json_flag=False)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=8050, help="port (default %(default)s)")

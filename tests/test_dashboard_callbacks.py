@@ -108,7 +108,7 @@ def test_a_name_from_the_page_never_reaches_a_file(ref, monkeypatch):
 
     monkeypatch.setattr("roofline.specs.loading.read_text", no_files)
     monkeypatch.setattr("roofline.specs.catalog.load_yaml_spec", no_files)
-    monkeypatch.setattr("roofline.specs.hf_config.load_json", no_files)
+    monkeypatch.setattr("roofline.specs.hf.importer.load_json", no_files)
     with pytest.raises(SpecError):
         cat.resolve_chip(ref)
     with pytest.raises(SpecError):

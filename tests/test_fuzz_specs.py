@@ -30,13 +30,15 @@ import roofline
 from roofline import SpecError
 from roofline.specs.catalog import catalog_dir
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import MAPPERS, from_hf_config
+from roofline.specs.hf import FAMILIES, from_hf_config
 from roofline.specs.loading import MAX_SPEC_BYTES, load_json, parse_yaml, validate
 from roofline.specs.model import ModelSpec
 
 #: Wall-clock seconds one fuzzed input may take to load (and, when valid, to evaluate).
 GUARD_S = 10.0
 HF_CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+#: Families fuzzed through their config.json: those with a fixture named for the model_type.
+MAPPERS = [*sorted(t for t in FAMILIES if (HF_CONFIGS / f"{t}.json").exists()), "kimi_k2"]
 
 #: Examples per fuzz target; raise it for a deeper local run.
 EXAMPLES = int(os.environ.get("ROOFLINE_HYPOTHESIS_EXAMPLES", "60"))

@@ -19,7 +19,7 @@ import yaml
 from roofline.errors import SpecError
 from roofline.specs import catalog
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import parse_json, parse_yaml, validate
 from roofline.specs.model import ModelSpec
 from roofline.specs.units import dump_with_units

@@ -16,6 +16,7 @@ from pydantic import Field
 from roofline.errors import Problem, SpecError
 from roofline.specs.common import Strict
 from roofline.specs.dtypes import BYTES_PER_ELEMENT, Dtype
+from roofline.specs.hf.quantization import read_quantization
 from roofline.specs.loading import validate
 
 #: Parts of a model a mixed recipe can set apart.
@@ -160,44 +161,14 @@ RECIPES: dict[str, Precision] = {
 }
 
 
-def _whole(key: str, value: Any, low: int = 1) -> int:
-    """A whole number >= ``low`` read from a ``quantization_config`` field, else SpecError."""
-    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= 2**31:
-        return value
-    raise SpecError([Problem(f"expected a whole number >= {low}, got {value!r:.40}",
-                             field=f"quantization.{key}")])
-
-
 def from_quantization_config(q: Mapping[str, Any]) -> Precision:
-    """A recipe from a HF ``quantization_config`` (fp8, mxfp4, gptq, awq, bitsandbytes)."""
-    method = str(q.get("quant_method", "")).lower()
-    if method == "mxfp4":
-        return RECIPES["mxfp4-experts"]
-    if method == "fp8":
-        block = q.get("weight_block_size")
-        if block and not (isinstance(block, list | tuple) and len(block) == 2):
-            raise SpecError([Problem(f"expected [rows, columns], got {block!r:.40}",
-                                     field="quantization.weight_block_size")])
-        rows, cols = (_whole("weight_block_size", b) for b in block) if block else (0, 0)
-        fmt = _f("fp8", rows * cols, 4.0,
-                 label=f"fp8 ({rows}x{cols} blocks)") if block else FORMATS["fp8"]
-        return Precision(weights=fmt, activations=Dtype.fp8, kv_cache=FORMATS["bf16"],
-                         label=f"fp8 from quantization_config ({fmt.name})",
-                         overrides={k: FORMATS[v] for k, v in _KEEP.items()})
-    if method in ("gptq", "awq"):
-        bits = _whole("bits", q.get("bits", 4))
-        group = _whole("group_size", q.get("group_size", 128), low=-1)  # -1: per channel
-        dtype = {4: "int4", 8: "int8"}.get(bits)
-        if dtype is None:
-            raise SpecError(f"{method} with {bits} bits is not supported (4 or 8)")
-        zero = 0.0 if q.get("sym", False) and method == "gptq" else 2.0
-        fmt = _f(dtype, group if group > 0 else None, 2.0, zero,
-                 label=f"{method} {bits}-bit g{group}")
-        return Precision(weights=fmt, activations=Dtype.bf16, kv_cache=FORMATS["bf16"],
-                         label=fmt.name, overrides={k: FORMATS[v] for k, v in _KEEP.items()})
-    raise SpecError([Problem(f"quantization method {method!r} is not supported; pass "
-                             f"precision= one of {', '.join(RECIPES)}",
-                             field="quantization.quant_method")])
+    """A recipe from a checkpoint's quantisation config: fp8 (block-wise or per-tensor),
+    compressed-tensors, AWQ, GPTQ, bitsandbytes, MXFP4, ModelOpt (what each stores is read
+    in :mod:`roofline.specs.hf.quantization`)."""
+    s = read_quantization(q)
+    return Precision(weights=get_format(s.weights), activations=Dtype(s.activations),
+                     kv_cache=get_format(s.kv_cache), label=s.label,
+                     overrides={k: get_format(v) for k, v in s.overrides.items()})
 
 
 def get_precision(spec: str | Precision | Mapping[str, Any] | None,

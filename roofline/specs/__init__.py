@@ -10,7 +10,7 @@ from roofline.specs.catalog import (
 )
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import BYTES_PER_ELEMENT, Dtype
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.model import ModelSpec
 
 __all__ = ["BYTES_PER_ELEMENT", "Chip", "Dtype", "ModelSpec", "chips", "from_hf_config",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import load_yaml_spec, validate
 from roofline.specs.model import ModelSpec
 

@@ -12,7 +12,7 @@ from typing import Any
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 from roofline.specs.files import spec_files
-from roofline.specs.hf_config import from_hf_config
+from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import parse_yaml, read_text, validate
 from roofline.specs.model import ModelSpec
 

@@ -12,7 +12,8 @@ from roofline.specs.dtypes import WIDER, Dtype
 from roofline.specs.units import Bytes, BytesPerS, FlopsPerS, Watts
 
 #: Figure groups a chip's ``sources[].covers`` must account for.
-FIGURE_GROUPS = ("peak_flops", "memory", "on_chip_sram", "scale_up", "scale_out", "tdp")
+FIGURE_GROUPS = ("peak_flops", "memory", "on_chip_sram", "scale_up", "scale_out", "host",
+                 "tdp")
 
 
 class Memory(Strict):
@@ -36,6 +37,18 @@ class ScaleOut(Strict):
 
     technology: str
     bandwidth_per_direction: BytesPerS = Field(description="bytes/s per chip, one direction")
+
+
+class Host(Strict):
+    """The host tier beside device memory (CPU DRAM, optionally local NVMe) that KV-cache
+    blocks can be offloaded to: per chip, per direction (PCIe, NVLink-C2C on Grace)."""
+
+    technology: str = Field(description="device-to-host link, e.g. PCIe Gen5 x16")
+    bandwidth_per_direction: BytesPerS = Field(description="bytes/s per chip, one direction")
+    memory_capacity: Bytes = Field(description="host memory bytes per chip (system / chips)")
+    ssd_capacity: Bytes | None = Field(default=None, description="local NVMe bytes per chip")
+    ssd_bandwidth: BytesPerS | None = Field(default=None,
+                                            description="NVMe read bytes/s per chip")
 
 
 class Price(Strict):
@@ -62,6 +75,7 @@ class Chip(Strict):
     on_chip_sram: Bytes | None = Field(default=None, description="bytes of L2 / SRAM")
     scale_up: ScaleUp | None = None
     scale_out: ScaleOut | None = None
+    host: Host | None = None
     tdp: Watts | None = Field(default=None, description="W")
     price: Price | None = None
     sources: list[Source] = Field(min_length=1)

@@ -106,6 +106,16 @@ class SSM(Strict):
     inner_layernorms: bool = False
 
 
+class Encoder(Strict):
+    """A vision or audio tower of a multimodal checkpoint: counted and reported beside the
+    text model, not costed (its FLOPs, memory and latency are not modelled)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    modality: Literal["vision", "audio"]
+    params: Count
+    notes: str | None = None
+
+
 class Published(Strict):
     """Official figures the engine's counts are checked against."""
 
@@ -135,6 +145,9 @@ class ModelSpec(Strict):
     parallel_attention_mlp: bool = False
     layer_types: list[Mixer] | None = Field(
         default=None, description="pattern of mixers, repeated to num_hidden_layers")
+    ffn_types: list[Ffn] | None = Field(
+        default=None, description="pattern of feed-forward kinds, repeated to "
+        "num_hidden_layers; overrides the moe layer rules (hybrids with FFN-less layers)")
     attention: Attention | None = None
     mla: MLA | None = None
     mlp: MLP | None = None
@@ -142,6 +155,7 @@ class ModelSpec(Strict):
     ssm: SSM | None = None
     num_nextn_predict_layers: int = Field(default=0, ge=0, le=100)
     quantization: dict[str, Any] | None = None
+    encoders: list[Encoder] = Field(default_factory=list)
     rumoured: bool = False
     published: Published | None = None
     sources: list[Source] = Field(min_length=1)
@@ -155,6 +169,11 @@ class ModelSpec(Strict):
             if n == 0 or L % n:
                 raise ValueError(f"layer_types has {n} entries; it must be a pattern whose "
                                  f"length divides num_hidden_layers ({L})")
+        if self.ffn_types is not None and (not self.ffn_types or L % len(self.ffn_types)):
+            raise ValueError(f"ffn_types has {len(self.ffn_types)} entries; it must be a "
+                             f"pattern whose length divides num_hidden_layers ({L})")
+        if self.ffn_types is not None and "moe" in self.ffn_types and self.moe is None:
+            raise ValueError("ffn_types has moe layers but there is no `moe:` block")
         mixers = set(self.mixers())
         if mixers & {"full_attention", "sliding_attention"} and self.attention is None:
             raise ValueError("attention layers need an `attention:` block")
@@ -203,6 +222,8 @@ class ModelSpec(Strict):
 
     def ffns(self) -> list[Ffn]:
         """The feed-forward kind of every layer: dense MLP, MoE, or none (pure Mamba)."""
+        if self.ffn_types is not None:
+            return list(self.ffn_types) * (self.num_hidden_layers // len(self.ffn_types))
         out: list[Ffn] = []
         for i in range(self.num_hidden_layers):
             m = self.moe
