@@ -112,6 +112,9 @@ def _config_folders(tmp_path: Path) -> Path:
     for name in ("llama", "qwen2"):
         (root / name).mkdir(parents=True)
         (root / name / "config.json").write_bytes((HF / f"{name}.json").read_bytes())
+        for side in ("tokenizer.json", "generation_config.json",
+                     "model.safetensors.index.json"):
+            (root / name / side).write_text("{}")
     return root
 
 

@@ -21,6 +21,11 @@ from roofline.errors import SpecError
 MAX_FILE_BYTES = 1_000_000
 #: Files that ``validate DIR`` checks: spec YAML and Hugging Face config JSON.
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+#: Files of a Hugging Face model folder that are not a model config (skipped by the walk).
+HF_SIDE_FILES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "generation_config.json", "vocab.json",
+    "special_tokens_map.json", "added_tokens.json", "preprocessor_config.json",
+    "processor_config.json", "chat_template.json", "hf_quant_config.json"})
 #: Most files one folder walk visits (a guard against pointing ``validate`` at ``/``).
 MAX_WALK_FILES = 10_000
 
@@ -84,14 +89,16 @@ def spec_files(folder: str | Path) -> list[Path]:
     """Every spec file (``*.yaml``, ``*.yml``, ``*.json``) under ``folder``, sorted.
 
     Walks subfolders (a folder of model folders each holding a ``config.json``), skips
-    hidden entries, does not follow links to folders, and lists special files too so the
+    hidden entries and a model folder's other JSON (:data:`HF_SIDE_FILES`, weight indexes),
+    does not follow links to folders, and lists special files too so the
     reader can refuse them by name; never opens anything.
     """
     out: list[Path] = []
     for root, dirs, names in os.walk(folder, onerror=_walk_error(folder)):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(Path(root, n) for n in sorted(names)
-                   if not n.startswith(".") and n.lower().endswith(SPEC_SUFFIXES))
+                   if not n.startswith(".") and n.lower().endswith(SPEC_SUFFIXES)
+                   and n not in HF_SIDE_FILES and not n.endswith(".index.json"))
         if len(out) > MAX_WALK_FILES:
             raise SpecError(f"more than {MAX_WALK_FILES:,} spec files under this folder; "
                             "give a smaller folder", source=str(folder))
