@@ -48,6 +48,7 @@ from roofline.engine.efficiency import (
     uncertainty_band,
 )
 from roofline.engine.forward import layer_allreduces
+from roofline.engine.inputs import check_numbers, check_scalars, check_shapes
 from roofline.engine.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators import Op, operator_table, sliding_window
 from roofline.engine.precision import Precision, get_precision
@@ -545,12 +546,17 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     if attention_kernel not in ("flash", "materialised"):
         raise SpecError([Problem("attention_kernel must be 'flash' or 'materialised'",
                                  field="attention_kernel")])
-    ov = _a(dp_overlap)
-    if np.any((ov < 0) | (ov > 1)):
-        raise SpecError([Problem("dp_overlap must be in [0, 1]", field="dp_overlap")])
-    zero_ = _a(zero)
-    if np.any(~np.isin(zero_, (0, 1, 2, 3))):
-        raise SpecError([Problem("zero must be a ZeRO stage 0, 1, 2 or 3", field="zero")])
+    numbers = {"count": count, "seq_len": seq_len, "global_batch": global_batch,
+               "micro_batch": micro_batch, "tp": tp, "pp": pp, "dp": dp, "cp": cp, "ep": ep,
+               "zero": zero, "interleave": interleave, "dp_overlap": dp_overlap}
+    check_numbers(**numbers)
+    check_scalars(tokens=tokens, usd_per_chip_hour=usd_per_chip_hour, pue=pue,
+                  utilisation_power=utilisation_power,
+                  runtime_reserve_bytes=runtime_reserve_bytes)
+    check_shapes(**{k: v for k, v in numbers.items() if v is not None},
+                 recompute=recompute if isinstance(recompute, str) else np.asarray(recompute),
+                 sequence_parallel=sequence_parallel)
+    ov, zero_ = _a(dp_overlap), _a(zero)
     rc = _codes(recompute, RECOMPUTE_CODES, "recompute")
     sp = np.asarray(sequence_parallel, dtype=bool)
     n = _a(count)
