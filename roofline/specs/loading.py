@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.files import read_bounded
@@ -20,17 +23,33 @@ from roofline.specs.units import UNITS_REQUIRED
 MAX_SPEC_BYTES = 1_000_000
 MAX_DEPTH = 32
 #: YAML nodes (scalars, lists, mappings) one spec may hold. The shipped specs hold a few
-#: hundred; the cap bounds parse time (pure-Python composing runs ~30 us a node).
+#: hundred; the cap bounds parse time (composing runs in Python, ~10-30 us a node).
 MAX_NODES = 20_000
 T = TypeVar("T", bound=BaseModel)
 
 Lines = dict[tuple[str | int, ...], int]
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without anchors/aliases (no "billion laughs"), with at most
-    :data:`MAX_NODES` nodes nested at most :data:`MAX_DEPTH` deep (checked while composing,
-    so ``[[[[...`` stops at the limit instead of recursing to Python's)."""
+try:  # libyaml's C parser emits the events; composing stays in Python for the checks below
+    from yaml._yaml import CParser as _Parser
+
+    class _Events(_Parser, Composer, SafeConstructor, Resolver):
+        """libyaml events (fast, linear in the input) under PyYAML's Python composer."""
+
+        def __init__(self, stream: str) -> None:
+            _Parser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        get_single_node = Composer.get_single_node
+except ImportError:  # PyYAML built without libyaml
+    _Events = yaml.SafeLoader  # type: ignore[assignment,misc]
+
+
+class _SpecLoader(_Events):
+    """PyYAML's safe loader without anchors/aliases (no "billion laughs") and with at most
+    :data:`MAX_NODES` nodes."""
 
     nodes = 0
     depth = 0
@@ -44,10 +63,12 @@ class _SpecLoader(yaml.SafeLoader):
         if self.nodes > MAX_NODES:
             raise yaml.MarkedYAMLError(None, None, f"more than {MAX_NODES:,} values; spec "
                                        "files are small", event.start_mark)
-        if self.depth > MAX_DEPTH:
+        # Refuse deep nesting while composing, before the parser has read the rest of the
+        # text: "[" * 100_000 ends after MAX_DEPTH events, not after the whole file.
+        self.depth += 1
+        if self.depth > MAX_DEPTH + 1:
             raise yaml.MarkedYAMLError(None, None, f"nesting deeper than {MAX_DEPTH} levels",
                                        event.start_mark)
-        self.depth += 1
         try:
             return super().compose_node(parent, index)
         finally:
