@@ -32,6 +32,7 @@ from roofline.engine.forward import ForwardTime, forward_time
 from roofline.engine.inputs import (
     check_choice,
     check_context,
+    check_mapping,
     check_numbers,
     check_scalars,
     check_shapes,
@@ -244,7 +245,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
             tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
         per_replica = tp_ * pp_
         n_chips = per_replica if count is None else n_chips
-    effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
+    effs = (efficiency_for(c, "ideal"),
+            efficiency_for(c, "expected", **check_mapping("efficiency", efficiency)))
     w = sliding_window(m)
     n_micro = np.minimum(b, pp_)  # micro-batches in flight
     micro = b / n_micro

@@ -161,6 +161,17 @@ def check_choice(name: str, value: Any, options: Sequence[str] | None = None) ->
     return value
 
 
+def check_mapping(name: str, value: Any) -> dict[str, Any]:
+    """``value`` (a mapping with string keys, or None for empty) as a dict, or a
+    :class:`SpecError` naming the argument."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise SpecError([Problem(f"must be a mapping of names to values (a dict), got "
+                                 f"{_shown(value)}", field=name)])
+    return dict(value)
+
+
 def check_shapes(**arrays: Any) -> tuple[int, ...]:
     """The broadcast shape of the named inputs, or a :class:`SpecError` naming the two
     whose shapes do not broadcast."""
@@ -204,5 +215,5 @@ def check_context(m: Any, prompt_len: Any, output_len: Any, allow: bool) -> None
             source=getattr(m, "name", None), field="max_position_embeddings")])
 
 
-__all__ = ["CHOICES", "RANGES", "Range", "check_choice", "check_context",
+__all__ = ["CHOICES", "RANGES", "Range", "check_choice", "check_context", "check_mapping",
            "check_numbers", "check_scalars", "check_shapes"]

@@ -25,6 +25,7 @@ from roofline.engine.inference import layout_reasons
 from roofline.engine.inputs import (
     check_choice,
     check_context,
+    check_mapping,
     check_numbers,
     check_scalars,
     check_shapes,
@@ -96,7 +97,8 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
     if np.any(reasons != ""):
         raise SpecError(f"impossible layout for {m.name}: {reasons[reasons != ''][0]}")
     cluster = Cluster(chip=c, count=int(np.max(tp_)))
-    eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected", **dict(efficiency or {}))
+    eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected",
+                         **check_mapping("efficiency", efficiency))
 
     def f(t: Array) -> Array:
         return step_overhead_s + mixed_step_time(m, p, cluster, eff, lam * o * t, lam * s * t,
