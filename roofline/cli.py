@@ -15,6 +15,7 @@ import pandas as pd
 
 import roofline as api
 from roofline.engine.cost import price_note, serving_costs
+from roofline.engine.inputs import check_numbers
 from roofline.engine.precision import RECIPES
 from roofline.errors import SpecError
 from roofline.results import Result
@@ -188,11 +189,20 @@ def _precision(value_: str | None) -> str | None:
     return value_ or "native"
 
 
+def _ms_to_s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1e3
+
+
+def _beyond(args: argparse.Namespace) -> dict[str, bool]:
+    """``allow_beyond_context`` for the serving engine, when the flag is given."""
+    return {"allow_beyond_context": True} if args.allow_beyond_context else {}
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=_precision(args.precision),
                     tp=args.tp, pp=args.pp, ep=args.ep,
-                    attention_kernel=args.attention_kernel)
+                    attention_kernel=args.attention_kernel, **_beyond(args))
     if args.json:
         d = res.to_dict()
         d["operators"] = {ph: _records(res.operators(ph)) for ph in ("prefill", "decode")}
@@ -224,8 +234,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
                   precision=_precision(args.precision), batch=args.batch,
                   prompt_len=args.prompt_len, output_len=args.output_len,
                   seq_len=args.seq_len, global_batch=args.global_batch,
-                  max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
-                  max_ttft_s=args.max_ttft_s, min_tokens_per_s=args.min_tokens_per_s)
+                  max_tpot_s=_ms_to_s(args.max_tpot_ms),
+                  max_ttft_s=args.max_ttft_s, min_tokens_per_s=args.min_tokens_per_s,
+                  **(_beyond(args) if args.purpose == "serve" else {}))
     s = res.summary()
     if args.json:
         _print_json(s)
@@ -250,8 +261,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     chips = args.chips.split(",") if args.chips else None
     res = api.compare(args.model, chips, batch=args.batch, prompt_len=args.prompt_len,
                       output_len=args.output_len, precision=_precision(args.precision),
-                      max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
-                      sort_by=args.sort)
+                      max_tpot_s=_ms_to_s(args.max_tpot_ms),
+                      sort_by=args.sort, **_beyond(args))
     if args.json:
         _print_json(res.to_dict())
         return 0
@@ -277,15 +288,16 @@ def cmd_context(args: argparse.Namespace) -> int:
 def cmd_cost(args: argparse.Namespace) -> int:
     if args.purpose == "train":
         return cmd_train_cost(args)
+    check_numbers(utilisation=args.utilisation, usd_per_chip_hour=args.usd_per_chip_hour)
     verdict = api.fit(args.model, args.chip, args.count, "serve",
                       precision=_precision(args.precision), batch=args.batch,
-                      prompt_len=args.prompt_len, output_len=args.output_len)
+                      prompt_len=args.prompt_len, output_len=args.output_len, **_beyond(args))
     if not verdict.fits:
         raise SpecError(f"{args.model} does not fit on {args.chip}: {verdict.reason}")
     lay = verdict.assumptions["layout"]
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=_precision(args.precision),
-                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"])
+                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"], **_beyond(args))
     chip = load_chip(args.chip)
     costs = serving_costs(res.frame, chip, args.usd_per_chip_hour, args.utilisation)
     for k, v in costs.items():
@@ -306,6 +318,9 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
 
     if args.count is None or args.tokens is None:
         raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
+    # the cheap checks first, before the layout search
+    check_numbers(tokens=args.tokens, usd_per_chip_hour=args.usd_per_chip_hour)
+    energy = EnergyAssumptions(pue=args.pue, grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh)
     verdict = api.fit(args.model, args.chip, args.count, "train",
                       precision=_precision(args.precision), seq_len=args.seq_len,
                       global_batch=args.global_batch)
@@ -317,8 +332,7 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
                 global_batch=args.global_batch, tokens=args.tokens,
                 precision=_precision(args.precision),
                 usd_per_chip_hour=args.usd_per_chip_hour,
-                energy=EnergyAssumptions(pue=args.pue,
-                                         grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh),
+                energy=energy,
                 **{k: v for k, v in lay.items() if k != "dp"})
     if args.json:
         _print_json(res.to_dict())
@@ -427,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch", type=int, default=1, help="sequences per batch")
         p.add_argument("--prompt-len", type=int, default=1024, help="prompt tokens")
         p.add_argument("--output-len", type=int, default=256, help="generated tokens")
+        p.add_argument("--allow-beyond-context", action="store_true",
+                       help="evaluate a prompt + output longer than the model's "
+                       "max_position_embeddings (an error otherwise)")
 
     p = add("infer", cmd_infer, "serving latency, throughput and memory of one scenario")
     p.add_argument("model")

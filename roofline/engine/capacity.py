@@ -11,6 +11,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from roofline.engine.cluster import MAX_CHIPS
+from roofline.engine.inputs import check_choice, check_scalars
 from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
 from roofline.engine.precision import get_precision
 from roofline.engine.serving_layouts import search_serving_layouts
@@ -90,13 +92,12 @@ def _serve(m: ModelSpec, c: Chip, count: int | None, kw: dict[str, Any],
                                    max_ttft_s=targets["max_ttft_s"], **kw)
     ok = table[table["ok"]]
     min_tps = targets["min_tokens_per_s"]
-    if min_tps and not ok.empty:
+    if min_tps is not None and not ok.empty:
         need = np.ceil(min_tps / ok["decode_tokens_per_s"] * ok["replicas"])
         chips = need * ok["chips_per_replica"]
         ok = ok.assign(chips_for_target=chips).sort_values(["chips_for_target",
                                                             "chips_per_replica"])
-        if count is not None:
-            ok = ok[ok["chips_for_target"] <= count]
+        ok = ok[ok["chips_for_target"] <= (MAX_CHIPS if count is None else count)]
     if ok.empty:
         return table, None, None
     best = ok.iloc[0].to_dict()
@@ -120,8 +121,12 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     ``prompt_len`` + ``output_len`` tokens; training ``global_batch`` sequences of ``seq_len``.
     """
     m, c = load_model(model), load_chip(chip)
-    if count is not None and count < 1:
-        raise SpecError(f"count must be >= 1, got {count}")
+    check_choice("purpose", purpose)
+    check_scalars(count=count, max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
+                  min_tokens_per_s=min_tokens_per_s,
+                  **({"batch": batch, "prompt_len": prompt_len, "output_len": output_len}
+                     if purpose == "serve" else {"seq_len": seq_len}),
+                  **({} if global_batch is None else {"global_batch": global_batch}))
     weights, plabel = _weights_total(m, precision)
     cap = c.memory.capacity
     assumptions: dict[str, Any] = {"precision": plabel}
@@ -140,10 +145,10 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["expected"] = {"ttft_s": float(best["ttft_s"]),
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
-    elif purpose == "train":
+    else:  # train
         from roofline.engine.training import best_training_layout, search_training_layouts
 
-        gb = global_batch or 1024
+        gb = 1024 if global_batch is None else global_batch
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
         assumptions["workload"] = f"global batch {gb} sequences of {seq_len} tokens"
         chips = None
@@ -161,8 +166,6 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["expected"] = {"step_time_s": float(best["step_time_s"]),
                                        "tokens_per_s": float(best["tokens_per_s"]),
                                        "mfu": float(best["mfu"])}
-    else:
-        raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
 
     fits = best is not None
     if count is not None and purpose == "serve":  # the fewest chips, whatever the count
@@ -173,6 +176,9 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
         mem = float(best["memory_bytes"])  # type: ignore[index]
         reason = (f"fits: {layout}; {si(mem, 'B')} of {si(cap, 'B')} per device "
                   f"({mem / cap:.0%})")
+    elif purpose == "serve" and min_tokens_per_s is not None and table["ok"].any():
+        reason = (f"no layout reaches min_tokens_per_s={min_tokens_per_s:g} tokens/s on "
+                  f"{count or MAX_CHIPS:,} chips or fewer")
     else:
         reason = _why_not(table, weights, plabel, c, count, purpose)
     frame = pd.DataFrame([{

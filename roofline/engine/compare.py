@@ -11,11 +11,18 @@ import pandas as pd
 from roofline.engine.capacity import fit
 from roofline.engine.cost import EnergyAssumptions, serving_costs
 from roofline.engine.inference import infer
+from roofline.engine.inputs import check_choice, check_scalars
+from roofline.errors import Problem, SpecError
 from roofline.results import Result
 from roofline.specs.catalog import chips as catalog_chips
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
+
+#: Columns ``compare`` can sort by (``sort_by``).
+SORT_KEYS = ("chip", "vendor", "memory_bytes", "fits", "chips_needed", "min_chips", "tp", "pp",
+             "ep", "ttft_s", "tpot_s", "output_tokens_per_s", "usd_per_m_input_tokens",
+             "usd_per_m_output_tokens", "joules_per_output_token", "usd_per_chip_hour")
 
 
 def compare(model: str | Path | ModelSpec | Mapping[str, Any],
@@ -32,6 +39,17 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
     without a price get no $ figure and say so in ``note``) and energy per output token.
     """
     m = load_model(model)
+    check_choice("sort_by", sort_by, SORT_KEYS)
+    check_scalars(utilisation=utilisation, max_tpot_s=max_tpot_s, batch=batch,
+                  prompt_len=prompt_len, output_len=output_len)
+    if isinstance(chips, str | Path | Chip | Mapping) or (
+            chips is not None and not isinstance(chips, Sequence)):
+        raise SpecError([Problem(f"must be a list of chips (names, paths or Chip objects), "
+                                 f"got {type(chips).__name__} {str(chips)[:40]!r}; e.g. "
+                                 f"[{str(chips)[:40]!r}]", field="chips")])
+    if chips is not None and not chips:
+        raise SpecError([Problem("is empty; give at least one chip, or None for the whole "
+                                 "catalog", field="chips")])
     e = energy or EnergyAssumptions()
     rows = []
     for chip in [load_chip(c) for c in chips] if chips is not None else catalog_chips():
@@ -68,7 +86,7 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
                 row["joules_per_output_token"] = float(costs["joules_per_output_token"][0])
         rows.append(row)
     frame = pd.DataFrame(rows)
-    if sort_by in frame:
+    if sort_by in frame:  # a column no chip has (no chip fits) leaves the catalog order
         frame = frame.sort_values(sort_by, na_position="last").reset_index(drop=True)
     assumptions = {
         "workload": f"static batch {batch}, prompt {prompt_len} + output {output_len} tokens",

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 
 Mode = Literal["ideal", "expected"]
@@ -45,6 +46,10 @@ Kind = Literal["serving", "training"]
 
 #: The calibrated table written by ``roofline validate-runs --calibrate``.
 CALIBRATION_FILE = Path(__file__).with_name("efficiency.yaml")
+
+
+#: The fractions of peak an :class:`Efficiency` holds (the keys ``efficiency=`` accepts).
+FRACTIONS = ("matmul", "memory", "network")
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,11 @@ class Efficiency:
     source: str = "ideal: datasheet peaks"
 
     def __post_init__(self) -> None:
-        for name in ("matmul", "memory", "network"):
+        for name in FRACTIONS:
             v = getattr(self, name)
-            if not 0 < v <= 1:
-                raise ValueError(f"efficiency.{name} must be in (0, 1], got {v}")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
+                raise SpecError([Problem(f"must be a number in (0, 1] (a fraction of peak), "
+                                         f"got {v!r}", field=f"efficiency.{name}")])
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,10 @@ def default_efficiency(vendor: str, *, priors: bool = False) -> Efficiency:
 def efficiency_for(chip: Chip, mode: Mode = "expected", **overrides: float) -> Efficiency:
     """Efficiency of ``chip`` in ``mode``; keyword overrides (matmul=, memory=, network=)."""
     base = IDEAL if mode == "ideal" else default_efficiency(chip.vendor)
+    unknown = sorted(set(overrides) - set(FRACTIONS))
+    if unknown:
+        raise SpecError([Problem(f"unknown key(s) {', '.join(map(repr, unknown))}; use "
+                                 f"{', '.join(FRACTIONS)}", field="efficiency")])
     if overrides:
         base = replace(base, **overrides, source=base.source + " with overrides "
                        + ", ".join(f"{k}={v}" for k, v in overrides.items()))

@@ -29,6 +29,14 @@ from roofline.engine.efficiency import (
     uncertainty_band,
 )
 from roofline.engine.forward import ForwardTime, forward_time
+from roofline.engine.inputs import (
+    check_choice,
+    check_context,
+    check_mapping,
+    check_numbers,
+    check_scalars,
+    check_shapes,
+)
 from roofline.engine.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
@@ -170,7 +178,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
           attention_kernel: Kernel = "fused", mla_absorb: bool | None = None,
           efficiency: Mapping[str, float] | None = None,
           cluster: Cluster | None = None,
-          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> InferenceResult:
+          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES,
+          allow_beyond_context: bool = False) -> InferenceResult:
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
@@ -184,24 +193,24 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     :func:`~roofline.engine.efficiency.band_columns`). Assumptions (efficiencies, reserve,
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
-    instead, as :func:`~roofline.engine.training.train` does.
+    instead, as :func:`~roofline.engine.training.train` does. A prompt plus output beyond
+    the model's ``max_position_embeddings`` is an error unless ``allow_beyond_context``.
     """
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
+    numbers = {"batch": batch, "prompt_len": prompt_len, "output_len": output_len, "tp": tp,
+               "pp": pp, "ep": ep}
+    check_numbers(**numbers)
+    check_scalars(count=count, runtime_reserve_bytes=runtime_reserve_bytes)
+    check_choice("attention_kernel", attention_kernel, ("fused", "materialised"))
     # Inputs keep their own shapes (a scalar tp stays a scalar, so per-layout quantities are
     # computed once); they broadcast together, and the frame has one row per combination.
-    b, s, o, tp_, pp_, ep_ = (_a(x) for x in (batch, prompt_len, output_len, tp, pp, ep))
-    shape = np.broadcast_shapes(b.shape, s.shape, o.shape, tp_.shape, pp_.shape, ep_.shape,
-                                (1,))
+    shape = np.broadcast_shapes(check_shapes(**numbers), (1,))
+    b, s, o, tp_, pp_, ep_ = (_a(x) for x in numbers.values())
+    check_context(m, s, o, allow_beyond_context)
     # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
     # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
-    scalar = all(np.ndim(x) == 0 for x in (batch, prompt_len, output_len, tp, pp, ep))
-    if not all(np.all(np.isfinite(x)) for x in (b, s, o, tp_, pp_, ep_)):
-        raise SpecError("batch, prompt_len, output_len, tp, pp and ep must be finite numbers")
-    if np.any(s < 1) or np.any(o < 1):
-        raise SpecError("prompt_len and output_len must be >= 1 token")
-    if count is not None and not 1 <= count <= MAX_CHIPS:
-        raise SpecError(f"count must be between 1 and {MAX_CHIPS:,} chips, got {count}")
+    scalar = all(np.ndim(x) == 0 for x in numbers.values())
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
@@ -236,7 +245,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
             tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
         per_replica = tp_ * pp_
         n_chips = per_replica if count is None else n_chips
-    effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
+    effs = (efficiency_for(c, "ideal"),
+            efficiency_for(c, "expected", **check_mapping("efficiency", efficiency)))
     w = sliding_window(m)
     n_micro = np.minimum(b, pp_)  # micro-batches in flight
     micro = b / n_micro

@@ -22,6 +22,14 @@ from roofline.engine.cluster import Cluster
 from roofline.engine.efficiency import Efficiency, efficiency_for
 from roofline.engine.forward import forward_time
 from roofline.engine.inference import layout_reasons
+from roofline.engine.inputs import (
+    check_choice,
+    check_context,
+    check_mapping,
+    check_numbers,
+    check_scalars,
+    check_shapes,
+)
 from roofline.engine.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
@@ -65,7 +73,7 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
                token_budget: ArrayLike = 8192, precision: str | Precision | None = "native",
                tp: ArrayLike = 1, ep: ArrayLike = 1, mode: str = "expected",
                efficiency: Mapping[str, float] | None = None,
-               step_overhead_s: float = 0.0) -> Result:
+               step_overhead_s: float = 0.0, allow_beyond_context: bool = False) -> Result:
     """Sustained serving of ``rate`` requests/s per replica (arrays broadcast).
 
     Returns per scenario: ``step_s``, concurrent decodes, prompt tokens per step,
@@ -76,15 +84,21 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
     """
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
+    numbers = {"rate": rate, "prompt_len": prompt_len, "output_len": output_len,
+               "token_budget": token_budget, "tp": tp, "ep": ep}
+    check_numbers(**numbers)
+    check_scalars(step_overhead_s=step_overhead_s)
+    check_choice("mode", mode)
+    check_shapes(**numbers)
+    check_context(m, _a(prompt_len), _a(output_len), allow_beyond_context)
     lam, s, o, budget, tp_, ep_ = (x.reshape(-1) for x in np.broadcast_arrays(
-        _a(rate), _a(prompt_len), _a(output_len), _a(token_budget), _a(tp), _a(ep)))
+        *(_a(v) for v in numbers.values())))
     reasons = layout_reasons(m, tp_, np.ones_like(tp_), ep_, np.ones_like(tp_))
     if np.any(reasons != ""):
         raise SpecError(f"impossible layout for {m.name}: {reasons[reasons != ''][0]}")
-    if np.any(lam <= 0):
-        raise SpecError("rate must be > 0 requests/s")
     cluster = Cluster(chip=c, count=int(np.max(tp_)))
-    eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected", **dict(efficiency or {}))
+    eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected",
+                         **check_mapping("efficiency", efficiency))
 
     def f(t: Array) -> Array:
         return step_overhead_s + mixed_step_time(m, p, cluster, eff, lam * o * t, lam * s * t,
@@ -143,6 +157,7 @@ def decode_crossover_batch(model: str | ModelSpec, chip: str | Chip, *, context:
     head, not by the batch, so it stays memory-bound at any batch.
     """
     m, c = load_model(model), load_chip(chip)
+    check_scalars(context=context, tp=tp, ep=ep, max_batch=max_batch)
     p = get_precision(precision, m.quantization)
     b = np.arange(1, max_batch + 1, dtype=np.float64)
     step = Step.for_decode(b, context, sliding_window(m))

@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from roofline.engine.inference import infer
+from roofline.engine.inputs import check_scalars
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 from roofline.views.format import si
@@ -45,6 +46,7 @@ def search_serving_layouts(model: ModelSpec, chip: Chip, count: int | None = Non
     Ranking among layouts that fit (and meet the latency targets): fewest chips per replica,
     then highest output tokens/s per chip.
     """
+    check_scalars(count=count, max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s)
     grid = candidate_layouts(model, count)
     res = infer(model, chip, batch=batch, prompt_len=prompt_len, output_len=output_len,
                 precision=precision, tp=grid["tp"].to_numpy(), pp=grid["pp"].to_numpy(),

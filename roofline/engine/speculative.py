@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine.cluster import Cluster
 from roofline.engine.efficiency import efficiency_for
 from roofline.engine.forward import forward_time
+from roofline.engine.inputs import check_choice, check_numbers, check_scalars, check_shapes
 from roofline.engine.operators import sliding_window
 from roofline.engine.precision import get_precision
 from roofline.engine.step import AttnWork, Step
@@ -47,6 +48,10 @@ def speculative(target: str | Path | ModelSpec | Mapping[str, Any],
     """Speed-up of speculative decoding over plain decoding, vectorised over acceptance
     rates and draft lengths (the draft runs on the same tp chips)."""
     t, d, c = load_model(target), load_model(draft), load_chip(chip)
+    check_numbers(acceptance=acceptance, draft_len=draft_len)
+    check_scalars(batch=batch, context=context, tp=tp)
+    check_choice("mode", mode)
+    check_shapes(acceptance=acceptance, draft_len=draft_len)
     a, g = (x.reshape(-1) for x in np.broadcast_arrays(
         np.asarray(acceptance, dtype=np.float64), np.asarray(draft_len, dtype=np.float64)))
     cl = Cluster(chip=c, count=tp)

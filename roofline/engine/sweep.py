@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from roofline.errors import SpecError
+from roofline.engine.inputs import check_choice, check_numbers
+from roofline.errors import Problem, SpecError
 
 Purpose = Literal["serve", "train"]
 #: Rows per engine call: ~1 GB of working memory on the serving engine.
@@ -115,6 +116,13 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
     ``progress``: None shows a bar only for sweeps longer than a second.
     """
     purposes = _as_list(purpose)
+    for name, given in (("models", models), ("chips", chips), ("precision", precision),
+                        ("purpose", purposes)):
+        if not _as_list(given):
+            raise SpecError([Problem("is empty; give at least one value", field=name)])
+    for purp in purposes:
+        check_choice("purpose", purp)
+    check_numbers(**{k: v for k, v in axes.items() if k in (*_SERVE_AXES, *_TRAIN_AXES)})
     jobs: list[tuple[Purpose, Any, Any, Any, dict[str, np.ndarray], dict[str, Any]]] = []
     total = 0
     for purp, model, chip, prec in itertools.product(purposes, _as_list(models),

@@ -48,6 +48,13 @@ from roofline.engine.efficiency import (
     uncertainty_band,
 )
 from roofline.engine.forward import layer_allreduces
+from roofline.engine.inputs import (
+    check_choice,
+    check_mapping,
+    check_numbers,
+    check_scalars,
+    check_shapes,
+)
 from roofline.engine.memory import RUNTIME_RESERVE_BYTES
 from roofline.engine.operators import Op, operator_table, sliding_window
 from roofline.engine.precision import Precision, get_precision
@@ -373,11 +380,10 @@ class TrainingResult(Result):
 def _codes(values: ArrayLike, table: Mapping[str, int], name: str) -> NDArray[np.int64]:
     arr = np.asarray(values)
     if arr.dtype.kind in "iuf":
-        codes = arr.astype(np.int64)
-        if not np.isin(codes, list(table.values())).all():
+        if not np.isin(arr, list(table.values())).all():  # NaN and 1.5 too
             raise SpecError([Problem(f"{name} codes must be in {sorted(table.values())}",
                                      field=name)])
-        return codes
+        return arr.astype(np.int64)
     flat = [str(x).lower() for x in arr.reshape(-1)]
     bad = sorted({x for x in flat if x not in table})
     if bad:
@@ -538,25 +544,27 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
             raise SpecError([Problem("count (number of chips) is required", field="count")])
         count = cluster.count
     p = get_precision(precision, m.quantization)
-    if mode not in ("ideal", "expected"):
-        raise SpecError([Problem("mode must be 'ideal' or 'expected'", field="mode")])
-    if cp_mode not in ("ring", "ulysses"):
-        raise SpecError([Problem("cp_mode must be 'ring' or 'ulysses'", field="cp_mode")])
-    if attention_kernel not in ("flash", "materialised"):
-        raise SpecError([Problem("attention_kernel must be 'flash' or 'materialised'",
-                                 field="attention_kernel")])
-    ov = _a(dp_overlap)
-    if np.any((ov < 0) | (ov > 1)):
-        raise SpecError([Problem("dp_overlap must be in [0, 1]", field="dp_overlap")])
-    zero_ = _a(zero)
-    if np.any(~np.isin(zero_, (0, 1, 2, 3))):
-        raise SpecError([Problem("zero must be a ZeRO stage 0, 1, 2 or 3", field="zero")])
+    check_choice("mode", mode)
+    check_choice("master_weights", master_weights, tuple(MASTER_BYTES))
+    check_choice("cp_mode", cp_mode, ("ring", "ulysses"))
+    check_choice("attention_kernel", attention_kernel, ("flash", "materialised"))
+    numbers = {"count": count, "seq_len": seq_len, "global_batch": global_batch,
+               "micro_batch": micro_batch, "tp": tp, "pp": pp, "dp": dp, "cp": cp, "ep": ep,
+               "zero": zero, "interleave": interleave, "dp_overlap": dp_overlap}
+    check_numbers(**numbers)
+    check_scalars(tokens=tokens, usd_per_chip_hour=usd_per_chip_hour, pue=pue,
+                  utilisation_power=utilisation_power,
+                  runtime_reserve_bytes=runtime_reserve_bytes)
+    check_shapes(**{k: v for k, v in numbers.items() if v is not None},
+                 recompute=recompute if isinstance(recompute, str) else np.asarray(recompute),
+                 sequence_parallel=sequence_parallel)
+    ov, zero_ = _a(dp_overlap), _a(zero)
     rc = _codes(recompute, RECOMPUTE_CODES, "recompute")
     sp = np.asarray(sequence_parallel, dtype=bool)
     n = _a(count)
     if cluster is None:
         cluster = Cluster(chip=c, count=int(max(1, np.max(n))))
-    eff = efficiency_for(c, mode, **dict(efficiency or {}))
+    eff = efficiency_for(c, mode, **check_mapping("efficiency", efficiency))
     e = energy or EnergyAssumptions(pue=pue, power_utilisation=utilisation_power)
     flash = attention_kernel == "flash"
     out, shape, reasons = _evaluate(

@@ -1,0 +1,145 @@
+"""Every input validated once, at the edge: each case the hardening review found (CLI and
+library) ends in a :class:`SpecError` naming the argument and its allowed range, never a
+raw exception, a silently replaced default or a number computed from nonsense."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import roofline
+from roofline import SpecError
+from roofline.cli import main
+from roofline.engine.cost import EnergyAssumptions, serving_costs
+from roofline.engine.inputs import RANGES, Range, check_choice, check_numbers, check_shapes
+
+M, C = "llama-3-8b", "h100"
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["fit", M, C, "--min-tokens-per-s", "nan"], "min_tokens_per_s: must be a number > 0"),
+    (["fit", M, C, "--min-tokens-per-s", "inf"], "min_tokens_per_s: must be a number > 0"),
+    (["fit", M, C, "--min-tokens-per-s", "1e30"], "<= 1,000,000,000,000 tokens/s, got 1e+30"),
+    (["context", M, C, "--words-per-page", "0", "--pages", "3"], "words_per_page: must be"),
+    (["context", M, C, "--words-per-token", "0"], "words_per_token: must be a number > 0"),
+    (["context", M, C, "--tokens", "-5"], "tokens: must be a number > 0"),
+    (["fit", M, C, "--purpose", "train", "--count", "8", "--global-batch", "0"],
+     "global_batch: must be a whole number from 1"),
+    (["fit", M, C, "--max-tpot-ms", "0"], "max_tpot_s: must be a number > 0"),
+    (["fit", M, C, "--max-tpot-ms", "nan"], "max_tpot_s: must be a number > 0"),
+    (["compare", M, "--chips", C, "--max-tpot-ms", "-1"], "max_tpot_s: must be a number > 0"),
+    (["cost", M, C, "--utilisation", "-1"], "utilisation: must be a number > 0 and <= 1"),
+    (["cost", M, C, "--usd-per-chip-hour", "nan"], "usd_per_chip_hour: must be"),
+    (["cost", M, C, "--purpose", "train", "--count", "8", "--tokens", "1e9",
+      "--grid-kg-co2-per-kwh", "-1"], "grid_kg_co2_per_kwh: must be a number from 0 to 2"),
+    (["cost", M, C, "--purpose", "train", "--count", "8", "--tokens", "1e9", "--pue", "0"],
+     "pue: must be a number from 1 to 5"),
+    (["cost", M, C, "--purpose", "train", "--count", "8", "--tokens", "-1"],
+     "tokens: must be a number > 0"),
+    (["compare", M, "--sort", "typo"], "sort_by: must be one of chip, vendor"),
+    (["infer", M, C, "--prompt-len", "100000"],
+     "prompt_len + output_len = 100,256 tokens exceeds the model's max_position_embeddings "
+     "of 8,192"),
+    (["fit", M, C, "--prompt-len", "100000"], "max_position_embeddings of 8,192"),
+    (["infer", M, C, "--batch", "0"], "batch: must be a whole number from 1"),
+])
+def test_cli_bad_value_is_a_named_error(argv: list[str], words: str, capsys: Any) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert "Traceback" not in err and err.startswith("error: ")
+
+
+def test_beyond_context_is_allowed_when_asked(capsys: Any) -> None:
+    assert main(["infer", M, C, "--prompt-len", "9000", "--allow-beyond-context",
+                 "--json"]) == 0
+    assert '"prompt_len": 9000' in capsys.readouterr().out
+    r = roofline.infer(M, C, prompt_len=9000, output_len=1, allow_beyond_context=True)
+    assert r.frame["prompt_len"].iloc[0] == 9000 and bool(r.frame["valid"].iloc[0])
+
+
+def test_min_tokens_per_s_beyond_any_cluster_does_not_fit() -> None:
+    r = roofline.fit(M, C, min_tokens_per_s=1e12)
+    assert not r.fits and r.frame["min_chips"].isna().all()
+    assert "no layout reaches min_tokens_per_s=1e+12 tokens/s on 10,000,000 chips" in r.reason
+
+
+def _raises(call: Any, *words: str) -> SpecError:
+    with pytest.raises(SpecError) as e:
+        call()
+    for w in words:
+        assert w in str(e.value), str(e.value)
+    return e.value
+
+
+@pytest.mark.parametrize(("call", "words"), [
+    (lambda: roofline.infer(M, C, attention_kernel="foo"),
+     ("attention_kernel: must be one of fused, materialised, got 'foo'",)),
+    (lambda: roofline.infer(M, C, runtime_reserve_bytes=-1e12),
+     ("runtime_reserve_bytes: must be a number from 0",)),
+    (lambda: roofline.infer(M, C, batch="8"), ("batch: must be a whole number", "'8'")),
+    (lambda: roofline.infer(M, C, batch={"a": 1}), ("batch: must be",)),
+    (lambda: roofline.infer(M, C, batch=[]), ("batch: is empty",)),
+    (lambda: roofline.infer(M, C, batch=[1, 2, 3], prompt_len=[128, 256]),
+     ("prompt_len: shape (2,) does not broadcast with batch's shape (3,)",)),
+    (lambda: roofline.infer(M, C, tp=1.5), ("tp: must be a whole number",)),
+    (lambda: roofline.infer(M, C, efficiency={"matmull": 0.5}),
+     ("efficiency: unknown key(s) 'matmull'; use matmul, memory, network",)),
+    (lambda: roofline.infer(M, C, efficiency={"matmul": float("nan")}),
+     ("efficiency.matmul: must be a number in (0, 1]",)),
+    (lambda: roofline.train(M, C, count=8, seq_len=2048, global_batch=64,
+                            dp_overlap=float("nan")),
+     ("dp_overlap: must be a number from 0 to 1",)),
+    (lambda: roofline.train(M, C, count=8, seq_len=2048, global_batch=[64, 128],
+                            micro_batch=[1, 2, 4]),
+     ("micro_batch: shape (3,) does not broadcast with global_batch's shape (2,)",)),
+    (lambda: roofline.continuous(M, C, rate=1.0, token_budget=0),
+     ("token_budget: must be a whole number from 1",)),
+    (lambda: roofline.continuous(M, C, rate=float("nan")), ("rate: must be a number > 0",)),
+    (lambda: roofline.compare(M, "h100"),
+     ("chips: must be a list of chips", "got str 'h100'", "['h100']")),
+    (lambda: roofline.compare(M, []), ("chips: is empty",)),
+    (lambda: roofline.compare(M, ["h100"], sort_by="cost"), ("sort_by: must be one of",)),
+    (lambda: roofline.fit(M, C, max_ttft_s=float("nan")), ("max_ttft_s: must be",)),
+    (lambda: roofline.fit(M, C, purpose="inference"),
+     ("purpose: must be one of serve, train, got 'inference'",)),
+    (lambda: roofline.fit(M, C, count=0), ("count: must be a whole number from 1",)),
+    (lambda: roofline.context(M, tokens=float("inf")), ("tokens: must be a number > 0",)),
+    (lambda: roofline.context(M, tokens=10, pages=1), ("give tokens or pages, not both",)),
+    (lambda: EnergyAssumptions(pue=0.5), ("pue: must be a number from 1 to 5",)),
+    (lambda: EnergyAssumptions(grid_kg_co2_per_kwh=-1), ("grid_kg_co2_per_kwh: must be",)),
+    (lambda: roofline.decode_crossover_batch(M, C, max_batch=0), ("max_batch: must be",)),
+])
+def test_library_bad_value_is_a_named_error(call: Any, words: tuple[str, ...]) -> None:
+    _raises(call, *words)
+
+
+def test_serving_costs_refuse_negative_utilisation() -> None:
+    frame = roofline.infer(M, C).frame
+    _raises(lambda: serving_costs(frame, roofline.load_chip(C), utilisation=-1.0),
+            "utilisation: must be a number > 0 and <= 1 (busy share of paid hours), got -1.0")
+    costs = serving_costs(frame, roofline.load_chip(C), utilisation=0.5)
+    full = serving_costs(frame, roofline.load_chip(C), utilisation=1.0)
+    assert costs["usd_per_m_output_tokens"][0] == pytest.approx(
+        2 * full["usd_per_m_output_tokens"][0])
+
+
+def test_range_table_describes_itself() -> None:
+    assert Range(1, 3, whole=True).describe() == "a whole number from 1 to 3"
+    assert RANGES["utilisation"].describe() == ("a number > 0 and <= 1 (busy share of paid "
+                                                "hours)")
+    assert list(Range(0, 1, above=True).admits(np.array([0, 0.5, 1, math.nan, 2]))) == [
+        False, True, True, False, False]
+
+
+def test_checks_pass_good_values_and_collect_every_problem() -> None:
+    check_numbers(batch=[1, 2, 64], tp=8, max_tpot_s=None, utilisation=0.5)
+    assert check_choice("purpose", "train") == "train"
+    assert check_shapes(a=[1, 2], b=3, c=np.ones((4, 1))) == (4, 2)
+    err = _raises(lambda: check_numbers(batch=0, tp=-1, pue=float("nan")))
+    assert [p.field for p in err.problems] == ["batch", "tp", "pue"]
+    err = _raises(lambda: check_numbers(batch=[1, 2, -3]), "got -3 among 3 values")
+    _raises(lambda: check_choice("purpose", "serv"), "did you mean 'serve'?")
