@@ -7,7 +7,7 @@ and flags with hostile values for their type (NaN, infinities, zero, negatives, 
 non-numbers, typos of choices), unknown flags, and special files (FIFO, /dev/zero, a folder,
 a missing path, binary bytes, a config.json with a duplicate key) wherever a path goes.
 Library calls corrupt one to three arguments of a verb with values of the wrong type, shape
-or range. ``ROOFLINE_FUZZ_EXAMPLES`` sets the examples per target (CI: the default).
+or range. ``ROOFLINE_FUZZ_EXAMPLES=N`` runs N CLI cases (the library cases scale with it).
 """
 
 from __future__ import annotations
@@ -36,11 +36,15 @@ from roofline.engine.cost import EnergyAssumptions
 from roofline.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = int(os.environ.get("ROOFLINE_FUZZ_EXAMPLES", "700"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                derandomize=bool(os.environ.get("CI")),
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+#: Examples per target (CLI, library); ``ROOFLINE_FUZZ_EXAMPLES`` scales both.
+SCALE = float(os.environ.get("ROOFLINE_FUZZ_EXAMPLES", "1200")) / 1200
+
+
+def _fuzz(examples: int) -> settings:
+    return settings(max_examples=max(1, int(examples * SCALE)), deadline=None, database=None,
+                    derandomize=bool(os.environ.get("CI")),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
 #: Wall-clock seconds one case may run before it counts as a hang.
 HANG_S = 60.0
 #: Verbs left out: ``serve`` starts a web server; ``validate-runs`` rewrites
@@ -191,7 +195,7 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-@FUZZ
+@_fuzz(1200)
 @given(args=argv())
 def test_cli_never_tracebacks_hangs_or_lies(special: dict[str, str], args: list[str]) -> None:
     args = [special[a[1:]] if a.startswith("@") and a[1:] in special else a for a in args]
@@ -259,7 +263,7 @@ HOSTILE = st.sampled_from([
 ])
 
 
-@FUZZ
+@_fuzz(1500)
 @given(verb=st.sampled_from(sorted(CALLS)), data=st.data())
 def test_library_bad_values_are_spec_errors(verb: str, data: st.DataObject) -> None:
     call, names = CALLS[verb]
