@@ -20,6 +20,7 @@ from roofline.engine.frontier import FrontierResult, frontier
 from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
 from roofline.engine.precision import RECIPES, Precision, get_precision
+from roofline.engine.queueing import max_rate, serve_at_rate
 from roofline.engine.serving import continuous, decode_crossover_batch
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.engine.speculative import expected_tokens_per_step, speculative
@@ -77,9 +78,11 @@ __all__ = [
     "load_cluster",
     "load_model",
     "make_cluster",
+    "max_rate",
     "search_layouts",
     "search_serving_layouts",
     "search_training_layouts",
+    "serve_at_rate",
     "speculative",
     "sweep",
     "train",

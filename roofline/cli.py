@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,8 @@ from roofline.results import Result
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
 from roofline.specs.check import check_paths
 from roofline.specs.chip import Chip
+from roofline.specs.hf import import_hf_config
+from roofline.specs.loading import parse_yaml, validate
 from roofline.specs.model import ModelSpec
 from roofline.specs.units import dump_with_units
 from roofline.views.format import count, si, value
@@ -159,6 +162,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{len(checked)} file(s) checked ({kinds}): {len(checked) - bad} valid, "
           f"{bad} with problems ({sum(len(c.problems) for c in checked)} problem(s))")
     return 1 if bad else 0
+
+
+def cmd_import_hf(args: argparse.Namespace) -> int:
+    """Write a config.json as an editable model YAML headed by its source and assumptions."""
+    import yaml
+
+    out = Path(args.output) if args.output else None
+    name = args.name or (out.stem if out is not None else None)
+    imp = import_hf_config(args.config, name=name, as_family=getattr(args, "as"))
+    spec = imp.spec
+    head = [f"# {spec.name}: imported by `roofline import-hf` from {args.config}",
+            f"# read as the {imp.family} family (roofline/specs/hf/families.py)"]
+    head += [f"# assumption: {a}" for a in imp.assumptions]
+    head += [f"# {t} tower ({m}): {n:,} parameters, counted apart, not costed"
+             for t, m, n in imp.towers]
+    fields = spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    body = yaml.safe_dump(fields, sort_keys=False, width=100, allow_unicode=True)
+    text = "\n".join(head) + "\n" + body
+    data, lines = parse_yaml(body, "<import-hf output>")
+    validate(ModelSpec, data, "<import-hf output>", lines)  # what is written must load back
+    if out is None:
+        print(text, end="")
+        return 0
+    if out.exists() and not out.is_file():  # a FIFO would block the write; never open one
+        raise SpecError("is not a regular file; give a path for the YAML to write",
+                        source=str(out))
+    if out.exists() and not args.force:
+        raise SpecError(f"{out} exists; pass --force to replace it", source=str(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as e:
+        raise SpecError(f"cannot write: {e.strerror}", source=str(out)) from None
+    print(f"wrote {out} ({spec.name}, {imp.family}, {len(imp.assumptions)} assumption(s))")
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -435,6 +473,15 @@ def build_parser() -> argparse.ArgumentParser:
         json_flag=False).add_argument("paths", nargs="+")
     add("schema", cmd_schema, "print the JSON Schema of a spec kind",
         json_flag=False).add_argument("kind", choices=["chip", "model"])
+    p = add("import-hf", cmd_import_hf, "write a Hugging Face config.json as a model YAML",
+            json_flag=False)
+    p.add_argument("config", help="path to config.json (read locally)")
+    p.add_argument("-o", "--output", help="YAML to write, e.g. models/NAME.yaml (default: "
+                   "print it)")
+    p.add_argument("--as", metavar="FAMILY", help="map an unsupported model_type as this "
+                   "family (e.g. llama); every assumption is listed in the file")
+    p.add_argument("--name", help="model name (default: the output file's stem)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
 
     def workload(p: argparse.ArgumentParser) -> None:
         p.add_argument("--precision", help=f"recipe: native (default), {', '.join(RECIPES)}")

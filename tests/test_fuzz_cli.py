@@ -92,7 +92,7 @@ def special(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "folder": str(d / "folder"), "missing": str(d / "missing.yaml"),
             "binary": str(d / "binary.yaml"), "empty": str(d / "empty.json"),
             "dup": str(d / "dup.json"), "/dev/zero": "/dev/zero", "/dev/null": "/dev/null",
-            "/dev/urandom": "/dev/urandom"}
+            "/dev/urandom": "/dev/urandom", "out": str(d / "out" / "model.yaml")}
 
 
 HOSTILE_INT = ["0", "-1", "1", "2", "3", "8", "1024", "2147483648", "10000000000000000000000",
@@ -113,6 +113,7 @@ VERBS = _verbs()
 
 
 def _path_or(names: list[str]) -> st.SearchStrategy[str]:
+    """A catalog name or path, a special file (``@label``), or random text."""
     return st.one_of(st.sampled_from(names), st.sampled_from(FILE_LABELS).map(lambda f: "@" + f),
                      TEXT)
 
@@ -126,6 +127,10 @@ def _value(action: argparse.Action) -> st.SearchStrategy[str]:
         return st.sampled_from(HOSTILE_INT) | st.integers(-2, 5000).map(str)
     if action.type is float:
         return st.sampled_from(HOSTILE_FLOAT) | st.floats(allow_nan=True).map(repr)
+    if dest == "output":  # import-hf -o: only under the special folder, never the tree
+        return st.sampled_from(["@fifo.yaml", "@folder", "@/dev/null", "@out"])
+    if dest == "config":
+        return _path_or([str(ROOT / "tests" / "data" / "hf_configs" / "llama.json")])
     if dest in ("model", "name"):
         return _path_or(MODELS + CHIPS[:2])
     if dest == "chip":

@@ -188,3 +188,10 @@ def test_kv_cache_follows_the_layer_pattern() -> None:
     m = import_hf_config(DATA / "jamba-1.5-mini.json").spec
     assert m.mixers().count("full_attention") == 4
     assert math.isclose(sum(x == "mamba" for x in m.mixers()) / 32, 28 / 32)
+
+
+def test_docs_list_every_family() -> None:
+    """docs/specs.md's family table names every supported model_type."""
+    text = (Path(__file__).parent.parent / "docs" / "specs.md").read_text()
+    missing = [t for t in {f.model_type for f in FAMILIES.values()} if f"| `{t}` |" not in text]
+    assert not missing

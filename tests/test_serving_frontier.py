@@ -174,6 +174,20 @@ def test_frontier_targets_and_errors():
         roofline.frontier("llama-3.1-70b", "h100", count=8, max_tpot_s=1e-5)
     with pytest.raises(SpecError, match="workload"):
         roofline.frontier("llama-3.1-8b", "h100", count=8, workload="poem")
+    with pytest.raises(SpecError, match="speculation must be"):
+        roofline.frontier("llama-3.1-8b", "h100", count=8, speculation="yes")
+    with pytest.raises(SpecError, match="no MTP module"):
+        roofline.frontier("llama-3.1-8b", "h100", count=8, speculation="mtp")
+
+
+def test_best_split_under_targets():
+    r = roofline.frontier("llama-3.1-70b", "h100", count=16, prompt_len=8192, output_len=256,
+                          precision="fp8", disaggregated=True, max_tpot_s=0.02, max_ttft_s=2.0)
+    best = r.best()
+    assert best["output_tokens_per_s_per_chip"] == r.configurations[
+        "output_tokens_per_s_per_chip"].max()
+    assert best["tpot_s"] <= 0.02 and best["ttft_s"] <= 2.0
+    assert best["deployment_chips"] <= 16 and best["xpyd"].endswith("D")
 
 
 def test_cli_frontier_json(capsys):

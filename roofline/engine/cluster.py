@@ -1,30 +1,29 @@
 """A cluster: N chips of one kind on a two-level network (a fast scale-up domain, e.g.
-NVLink / ICI, and a slower scale-out network, e.g. InfiniBand), with YAML and API forms."""
+NVLink / ICI, wired as a switch, mesh, torus or PCIe fabric, and a slower scale-out network,
+e.g. InfiniBand), with YAML and API forms."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from roofline.engine.topology import Fabric, make_fabric
 from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.common import Strict
 from roofline.specs.loading import load_yaml_spec
 from roofline.specs.units import BytesPerS
 
-#: Per-message latency (alpha) of one collective step. NCCL's small-message all-reduce on
-#: an 8-GPU NVLink node takes roughly 10-20 us over 2(n-1) = 14 ring steps (nccl-tests
-#: all_reduce_perf), i.e. about 1 us a step; an InfiniBand hop adds a few microseconds
-#: (switch + NIC, ~2-5 us). Assumptions, overridable per cluster.
-SCALE_UP_LATENCY_S = 1.0e-6
-SCALE_OUT_LATENCY_S = 5.0e-6
 #: Largest cluster described (chips).
 MAX_CHIPS = 10_000_000
 
 
 class Cluster(Strict):
-    """``count`` chips of kind ``chip``; link figures default to the chip spec's."""
+    """``count`` chips of kind ``chip``; link figures and topology default to the chip
+    spec's. Latencies are seconds per hop of one collective step (defaults: NCCL's for
+    NVLink / PCIe / network, ~1 us per ICI hop; see :mod:`roofline.engine.topology`)."""
 
     chip: Chip
     count: int = Field(ge=1, le=MAX_CHIPS)
@@ -32,8 +31,11 @@ class Cluster(Strict):
                                         description="chips per scale-up domain")
     scale_up_bandwidth_per_direction: BytesPerS | None = None
     scale_out_bandwidth_per_direction: BytesPerS | None = None
-    scale_up_latency_s: float = Field(default=SCALE_UP_LATENCY_S, ge=0)
-    scale_out_latency_s: float = Field(default=SCALE_OUT_LATENCY_S, ge=0)
+    scale_up_latency_s: float | None = Field(default=None, ge=0, le=1e-3)
+    scale_out_latency_s: float | None = Field(default=None, ge=0, le=1e-2)
+    torus_shape: tuple[int, ...] | None = Field(
+        default=None, min_length=1, max_length=3,
+        description="torus slice, x fastest (default: the most even slice of count chips)")
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +64,14 @@ class Cluster(Strict):
         if self.scale_out_bandwidth_per_direction is not None:
             return self.scale_out_bandwidth_per_direction
         return self.chip.scale_out.bandwidth_per_direction if self.chip.scale_out else 0.0
+
+    @cached_property
+    def fabric(self) -> Fabric:
+        """The two networks resolved for the collectives (topology, links, latencies)."""
+        return make_fabric(self.chip, self.domain, self.up_bw, self.out_bw,
+                           up_hop_s=self.scale_up_latency_s,
+                           out_hop_s=self.scale_out_latency_s,
+                           torus_shape=self.torus_shape, count=self.count)
 
 
 def make_cluster(chip: str | Chip, count: int, **links: float) -> Cluster:

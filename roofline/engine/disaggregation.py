@@ -2,8 +2,8 @@
 
 Aggregated (one pool, chunked prefill; Sarathi-Serve, Agrawal et al. 2024): each step runs
 B decodes per attention group plus the prompt tokens that keep the pool in steady state,
-C = B x accepted x S_new / S_out per cycle, so every step pays for some prefill and TPOT
-grows with the prompt-to-output ratio.
+C = B x accepted x S_new / S_out per cycle on average, so TPOT (the mean cycle) grows with
+the prompt-to-output ratio; TTFT is the step that carries a whole prompt beside the decodes.
 
 Disaggregated (DistServe, Zhong et al. OSDI'24; Splitwise, Patel et al. ISCA'24): a prefill
 pool and a decode pool, each with its own layout. A prefill instance serves R_p = b_p x dp
@@ -108,9 +108,11 @@ def aggregated(pool: Pool, layout: Layout, batch: ArrayLike, w: Workload,
         k > 0) else 0.0
     cycle = verify + k * draft
     tpot = cycle / acc
+    # A prompt runs as one chunk in the step it is admitted to (token budget >= prompt),
+    # beside the running decodes; no queueing at the frontier's steady state.
+    first = mixed_s(pool, layout, b, w.decode_context, w.new, w.new, k + 1)
     load = cache_load_s(pool, layout, 1.0, w.cached, w.cache_tier)
-    ttft = np.ceil(w.new / np.maximum(chunk, 1.0)) * cycle + exposed_load_s(
-        load, cycle, pool.model.num_hidden_layers)
+    ttft = first + exposed_load_s(load, first, pool.model.num_hidden_layers)
     per_chip = b * acc / cycle / layout.tp
     return {"tpot_s": tpot, "ttft_s": ttft, "cycle_s": cycle,
             "output_tokens_per_s_per_chip": per_chip}

@@ -112,6 +112,12 @@ class FrontierResult(Result):
         super().__init__(frame, assumptions)
         self.configurations = configurations
 
+    def best(self) -> pd.Series:
+        """The feasible configuration with the most output tokens/s per chip (under the
+        targets given): for ``disaggregated=True``, the best prefill/decode split."""
+        col = self.configurations["output_tokens_per_s_per_chip"]
+        return self.configurations.loc[col.idxmax()]
+
     def plot(self, **kwargs: Any) -> Any:
         """Tokens/s per chip against tokens/s per user, one line per serving mode."""
         return super().plot(x="output_tokens_per_s_per_user",
@@ -121,6 +127,8 @@ class FrontierResult(Result):
 def _speculation(m: ModelSpec, speculation: Speculation, acceptance: Any,
                  draft_tokens: Sequence[int]) -> tuple[Method, list[float], Array]:
     """(head, draft-token counts to try, mean accepted per cycle at each)."""
+    if speculation not in ("auto", "off", "mtp", "eagle"):
+        raise SpecError(f"speculation must be auto, off, mtp or eagle, got {speculation!r}")
     if speculation == "off" or (speculation == "auto" and not m.num_nextn_predict_layers):
         return "mtp", [0.0], np.ones(1)
     method: Method = "eagle" if speculation == "eagle" else "mtp"

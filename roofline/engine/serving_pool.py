@@ -124,7 +124,7 @@ def dispatch_s(pool: Pool, layout: Layout, rank_bytes: ArrayLike, dedup: bool) -
             within > 0, np.inf, 0.0)
         t_out = np.where(across > 0, across / c.out_bw, 0.0) if c.out_bw > 0 else np.where(
             across > 0, np.inf, 0.0)
-    latency = np.where(ep > c.domain, c.scale_out_latency_s, c.scale_up_latency_s)
+    latency = np.where(ep > c.domain, c.fabric.out_hop_s, c.fabric.up_hop_s)
     return np.where(ep > 1, np.maximum(t_in, t_out) + latency, 0.0)
 
 

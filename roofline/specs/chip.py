@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -24,19 +25,74 @@ class Memory(Strict):
     kind: str | None = None
 
 
+#: How a scale-up domain is wired: every chip on a switch (NVSwitch, NVL72 rack), a link to
+#: every peer (full mesh: MI300X, Gaudi 3), a 2D/3D torus of neighbour links (TPU, Trainium),
+#: or a PCIe host fabric (no peer-to-peer one-shot collectives).
+Topology = Literal["switch", "mesh", "torus", "pcie"]
+
+
 class ScaleUp(Strict):
-    """The fast domain (NVLink, Infinity Fabric, ICI): per chip, per direction."""
+    """The fast domain (NVLink, Infinity Fabric, ICI): per chip, per direction, and how it is
+    wired. A YAML without ``topology`` is read as a switch (every chip reaches every other at
+    the full per-chip bandwidth), as before topologies were data."""
 
     technology: str
     bandwidth_per_direction: BytesPerS = Field(description="bytes/s per chip, one direction")
     domain_size: int = Field(ge=1, le=1_000_000, description="chips in one scale-up domain")
+    topology: Topology = Field(default="switch", description="switch, mesh, torus or pcie")
+    links: int | None = Field(
+        default=None, ge=1, le=256,
+        description="links per chip sharing bandwidth_per_direction equally (mesh: links to "
+                    "peers, spread evenly over them; torus: 2 per axis, the default)")
+    torus_axes: int | None = Field(default=None, ge=1, le=3,
+                                   description="torus dimensions (2 or 3); torus only")
+    wraparound_every: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="a torus axis whose length is a multiple of this has wrap-around links "
+                    "(TPU v4/v5p: 4, full cubes via optical switches; v5e/v6e: 16)")
+    in_network_reduction: bool = Field(
+        default=False, description="the switch reduces in the network (NVLink SHARP / NVLS: "
+                                   "NVSwitch gen 3+, NVL72); switch only")
+    hop_latency_s: float | None = Field(
+        default=None, ge=0, le=1e-3,
+        description="seconds per hop of one collective step (default by topology)")
+
+    @model_validator(mode="after")
+    def _topology_fields(self) -> ScaleUp:
+        t = self.topology
+        if t == "mesh" and self.links is None:
+            raise ValueError("scale_up.links: a mesh needs its number of links per chip "
+                             "(e.g. 7 for MI300X: one Infinity Fabric link to each peer)")
+        if t == "torus" and self.torus_axes is None:
+            raise ValueError("scale_up.torus_axes: a torus needs its dimensions (2 or 3)")
+        if t != "torus" and (self.torus_axes is not None or self.wraparound_every is not None):
+            raise ValueError("scale_up.torus_axes / wraparound_every apply to topology: torus "
+                             "only; remove them or set topology: torus")
+        if self.in_network_reduction and t != "switch":
+            raise ValueError("scale_up.in_network_reduction needs topology: switch (NVLS "
+                             "reduces inside an NVSwitch)")
+        return self
+
+    @property
+    def link_count(self) -> int:
+        """Links per chip: as given, else 2 per torus axis, else 1 (a switch port group)."""
+        if self.links is not None:
+            return self.links
+        return 2 * self.torus_axes if self.torus_axes else 1
 
 
 class ScaleOut(Strict):
-    """The network between scale-up domains (InfiniBand, RoCE, EFA, DCN)."""
+    """The network between scale-up domains (InfiniBand, RoCE, EFA, DCN), per chip."""
 
     technology: str
     bandwidth_per_direction: BytesPerS = Field(description="bytes/s per chip, one direction")
+    nics_per_chip: float | None = Field(
+        default=None, gt=0, le=16,
+        description="NICs per chip (DGX H100: 1; a 2-8-5 PCIe server: 0.5); documents how "
+                    "bandwidth_per_direction is made up")
+    rail_optimized: bool | None = Field(
+        default=None, description="chips of the same local rank share a leaf switch (rails), "
+                                  "so a collective over them crosses one switch hop")
 
 
 class Host(Strict):
