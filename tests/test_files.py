@@ -143,6 +143,8 @@ def test_validate_empty_folder_is_an_error(tmp_path: Path, capsys: Any) -> None:
     (tmp_path / "notes.txt").write_text("no specs here")
     assert main(["validate", str(tmp_path)]) == 2
     assert "no spec files (*.yaml, *.yml, *.json)" in capsys.readouterr().err
+    assert main(["validate", ""]) == 2  # not the current folder
+    assert "an empty path" in capsys.readouterr().err
 
 
 def test_validate_shipped_catalog_checks_every_file(capsys: Any) -> None:

@@ -37,7 +37,7 @@ from roofline.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Examples per target (CLI, library); ``ROOFLINE_FUZZ_EXAMPLES`` scales both.
-SCALE = float(os.environ.get("ROOFLINE_FUZZ_EXAMPLES", "1200")) / 1200
+SCALE = float(os.environ.get("ROOFLINE_FUZZ_EXAMPLES", "1000")) / 1000
 
 
 def _fuzz(examples: int) -> settings:
@@ -200,7 +200,7 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-@_fuzz(1200)
+@_fuzz(1000)
 @given(args=argv())
 def test_cli_never_tracebacks_hangs_or_lies(special: dict[str, str], args: list[str]) -> None:
     args = [special[a[1:]] if a.startswith("@") and a[1:] in special else a for a in args]

@@ -112,6 +112,18 @@ def _raises(call: Any, *words: str) -> SpecError:
     (lambda: EnergyAssumptions(pue=0.5), ("pue: must be a number from 1 to 5",)),
     (lambda: EnergyAssumptions(grid_kg_co2_per_kwh=-1), ("grid_kg_co2_per_kwh: must be",)),
     (lambda: roofline.decode_crossover_batch(M, C, max_batch=0), ("max_batch: must be",)),
+    (lambda: roofline.sweep(M, C, batch=[], progress=False), ("batch: is empty",)),
+    (lambda: roofline.sweep([], C), ("models: is empty",)),
+    (lambda: roofline.sweep(M, C, purpose="train"),
+     ("sweep: train sweeps need global_batch, seq_len",)),
+    (lambda: roofline.sweep(M, C, batchsize=[1, 2]), ("unknown keyword(s) batchsize",)),
+    (lambda: roofline.infer(M, C, precision=[1, 2]), ("precision: must be a recipe name",)),
+    (lambda: roofline.train(M, C, count=8, seq_len=2048, global_batch=64, recompute=float(
+        "nan")), ("recompute codes must be in",)),
+    (lambda: roofline.train(M, C, count=8, seq_len=2048, global_batch=64, efficiency=0.5),
+     ("efficiency: must be a mapping",)),
+    (lambda: roofline.context(M, batch=[1, 2]), ("batch: must be a single number",)),
+    (lambda: roofline.infer(M, C, batch=None), ("batch: must be a whole number",)),
 ])
 def test_library_bad_value_is_a_named_error(call: Any, words: tuple[str, ...]) -> None:
     _raises(call, *words)

@@ -61,6 +61,22 @@ def _engine(purpose: Purpose) -> Callable[..., Any]:
     raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
 
 
+def _check_keywords(purpose: Purpose, given: set[str]) -> None:
+    """Every keyword the engine of ``purpose`` needs is given, and none it does not take."""
+    import inspect
+
+    params = inspect.signature(_engine(purpose)).parameters
+    unknown = sorted(given - set(params))
+    missing = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY
+                     and p.default is p.empty and k not in given)
+    if unknown or missing:
+        raise SpecError([Problem(
+            (f"unknown keyword(s) {', '.join(unknown)}" if unknown else "")
+            + ("; " if unknown and missing else "")
+            + (f"{purpose} sweeps need {', '.join(missing)}" if missing else ""),
+            field="sweep")])
+
+
 def _run_chunk(purpose: Purpose, model: Any, chip: Any, precision: Any,
                grid: Mapping[str, np.ndarray], fixed: Mapping[str, Any]) -> pd.DataFrame:
     """One vectorised engine call over a slice of the grid."""
@@ -122,6 +138,7 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
             raise SpecError([Problem("is empty; give at least one value", field=name)])
     for purp in purposes:
         check_choice("purpose", purp)
+        _check_keywords(purp, set(axes) | {"precision"})
     check_numbers(**{k: v for k, v in axes.items() if k in (*_SERVE_AXES, *_TRAIN_AXES)})
     jobs: list[tuple[Purpose, Any, Any, Any, dict[str, np.ndarray], dict[str, Any]]] = []
     total = 0

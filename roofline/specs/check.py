@@ -62,7 +62,10 @@ def check_paths(paths: Iterable[str | Path]) -> list[Checked]:
     see :func:`~roofline.specs.files.spec_files`). Raises :class:`SpecError` when a
     folder holds no spec file or a path does not exist."""
     out: list[Checked] = []
-    for p in map(Path, paths):
+    for given in paths:
+        if not str(given).strip():  # Path("") is the current folder: never walk it unasked
+            raise SpecError("an empty path; give a spec file or a folder of them")
+        p = Path(given)
         if p.is_dir():
             found = spec_files(p)
             if not found:
