@@ -32,6 +32,7 @@ from roofline.engine.forward import ForwardTime, forward_time
 from roofline.engine.inputs import (
     check_choice,
     check_context,
+    check_flags,
     check_mapping,
     check_numbers,
     check_scalars,
@@ -203,6 +204,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     check_numbers(**numbers)
     check_scalars(count=count, runtime_reserve_bytes=runtime_reserve_bytes)
     check_choice("attention_kernel", attention_kernel, ("fused", "materialised"))
+    check_flags(mla_absorb=mla_absorb)
     # Inputs keep their own shapes (a scalar tp stays a scalar, so per-layout quantities are
     # computed once); they broadcast together, and the frame has one row per combination.
     shape = np.broadcast_shapes(check_shapes(**numbers), (1,))

@@ -161,6 +161,14 @@ def check_choice(name: str, value: Any, options: Sequence[str] | None = None) ->
     return value
 
 
+def check_flags(**values: Any) -> None:
+    """Each named input is True or False (None allowed where the verb reads it as "auto")."""
+    bad = [k for k, v in values.items() if v is not None and not isinstance(v, bool | np.bool_)]
+    if bad:
+        raise SpecError([Problem(f"must be True or False, got {_shown(values[k])}", field=k)
+                         for k in bad])
+
+
 def check_mapping(name: str, value: Any) -> dict[str, Any]:
     """``value`` (a mapping with string keys, or None for empty) as a dict, or a
     :class:`SpecError` naming the argument."""
@@ -202,6 +210,7 @@ def _broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 def check_context(m: Any, prompt_len: Any, output_len: Any, allow: bool) -> None:
     """Prompt plus output within the model's ``max_position_embeddings`` (unless ``allow``:
     the engine then extrapolates the KV cache and attention cost linearly)."""
+    check_flags(allow_beyond_context=allow)
     limit = getattr(m, "max_position_embeddings", None)
     if allow or not limit:
         return
@@ -215,5 +224,5 @@ def check_context(m: Any, prompt_len: Any, output_len: Any, allow: bool) -> None
             source=getattr(m, "name", None), field="max_position_embeddings")])
 
 
-__all__ = ["CHOICES", "RANGES", "Range", "check_choice", "check_context", "check_mapping",
-           "check_numbers", "check_scalars", "check_shapes"]
+__all__ = ["CHOICES", "RANGES", "Range", "check_choice", "check_context", "check_flags",
+           "check_mapping", "check_numbers", "check_scalars", "check_shapes"]

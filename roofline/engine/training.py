@@ -50,6 +50,7 @@ from roofline.engine.efficiency import (
 from roofline.engine.forward import layer_allreduces
 from roofline.engine.inputs import (
     check_choice,
+    check_flags,
     check_mapping,
     check_numbers,
     check_scalars,
@@ -545,6 +546,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
         count = cluster.count
     p = get_precision(precision, m.quantization)
     check_choice("mode", mode)
+    check_flags(dropout=dropout)
     check_choice("master_weights", master_weights, tuple(MASTER_BYTES))
     check_choice("cp_mode", cp_mode, ("ring", "ulysses"))
     check_choice("attention_kernel", attention_kernel, ("flash", "materialised"))
