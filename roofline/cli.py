@@ -185,7 +185,8 @@ def cmd_import_hf(args: argparse.Namespace) -> int:
     if out is None:
         print(text, end="")
         return 0
-    if out.exists() and not out.is_file():  # a FIFO would block the write; never open one
+    # a FIFO would block the write (never open one); a NUL byte makes exists() raise
+    if "\x00" in str(out) or (out.exists() and not out.is_file()):
         raise SpecError("is not a regular file; give a path for the YAML to write",
                         source=str(out))
     if out.exists() and not args.force:

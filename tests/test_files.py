@@ -76,6 +76,13 @@ def test_link_to_a_device_is_refused(tmp_path: Path) -> None:
         roofline.load_chip(link)
 
 
+def test_nul_byte_in_a_path_is_named(capsys: Any) -> None:
+    with pytest.raises(SpecError, match="the path holds a NUL byte"):
+        roofline.load_model("config\x00.json")
+    assert main(["validate", "\x00"]) == 1
+    assert "NUL byte" in capsys.readouterr().err
+
+
 def test_folder_and_missing_file_are_named(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="is a folder, not a regular file"):
         read_bounded(tmp_path)

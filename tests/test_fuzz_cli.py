@@ -7,7 +7,8 @@ and flags with hostile values for their type (NaN, infinities, zero, negatives, 
 non-numbers, typos of choices), unknown flags, and special files (FIFO, /dev/zero, a folder,
 a missing path, binary bytes, a config.json with a duplicate key) wherever a path goes.
 Library calls corrupt one to three arguments of a verb with values of the wrong type, shape
-or range. ``ROOFLINE_FUZZ_EXAMPLES=N`` runs N CLI cases (the library cases scale with it).
+or range. ``ROOFLINE_FUZZ_EXAMPLES=N`` runs N CLI cases (the library cases scale with it);
+the cases are the same every run unless ``ROOFLINE_FUZZ_RANDOM=1`` (for a deeper local run).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SCALE = float(os.environ.get("ROOFLINE_FUZZ_EXAMPLES", "1000")) / 1000
 
 def _fuzz(examples: int) -> settings:
     return settings(max_examples=max(1, int(examples * SCALE)), deadline=None, database=None,
-                    derandomize=bool(os.environ.get("CI")),
+                    derandomize=not os.environ.get("ROOFLINE_FUZZ_RANDOM"),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 #: Wall-clock seconds one case may run before it counts as a hang.

@@ -66,7 +66,7 @@ def check_paths(paths: Iterable[str | Path]) -> list[Checked]:
         if not str(given).strip():  # Path("") is the current folder: never walk it unasked
             raise SpecError("an empty path; give a spec file or a folder of them")
         p = Path(given)
-        if p.is_dir():
+        if "\x00" not in str(given) and p.is_dir():  # a NUL byte: read_bounded names it
             found = spec_files(p)
             if not found:
                 raise SpecError("no spec files (*.yaml, *.yml, *.json) in this folder or "

@@ -56,6 +56,8 @@ def read_bounded(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     regular file (folder, FIFO, device, socket), or holds more than ``limit`` bytes.
     """
     source = str(path)
+    if "\x00" in source:  # os.stat raises ValueError, not OSError, on a NUL byte
+        raise SpecError("the path holds a NUL byte; give a file name", source=repr(source))
     try:
         st = os.stat(path)  # follows symlinks: a link to /dev/zero is refused as a device
         if not stat.S_ISREG(st.st_mode):
@@ -94,6 +96,8 @@ def spec_files(folder: str | Path) -> list[Path]:
     reader can refuse them by name; never opens anything.
     """
     out: list[Path] = []
+    if "\x00" in str(folder):
+        raise SpecError("the path holds a NUL byte; give a folder name", source=repr(folder))
     for root, dirs, names in os.walk(folder, onerror=_walk_error(folder)):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(Path(root, n) for n in sorted(names)
