@@ -195,3 +195,11 @@ def test_docs_list_every_family() -> None:
     text = (Path(__file__).parent.parent / "docs" / "specs.md").read_text()
     missing = [t for t in {f.model_type for f in FAMILIES.values()} if f"| `{t}` |" not in text]
     assert not missing
+
+
+def test_every_fixture_costs_through_the_engine() -> None:
+    """Each imported config runs one serving scenario to finite, positive figures."""
+    for p in FIXTURES:
+        f = roofline.infer(p, "h200", batch=1, prompt_len=256, output_len=16).frame.iloc[0]
+        for col in ("ttft_s", "tpot_s", "memory_bytes"):
+            assert math.isfinite(f[col]) and f[col] > 0, (p.stem, col)
