@@ -16,6 +16,7 @@ from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
 from roofline.engine.context import context
 from roofline.engine.efficiency import Efficiency, efficiency_for
+from roofline.engine.fidelity import Fidelity, fidelity
 from roofline.engine.frontier import FrontierResult, frontier
 from roofline.engine.inference import InferenceResult, infer
 from roofline.engine.params import ParamCount, count_params
@@ -50,6 +51,7 @@ __all__ = [
     "Cluster",
     "Dtype",
     "Efficiency",
+    "Fidelity",
     "FitResult",
     "FrontierResult",
     "InferenceResult",
@@ -67,6 +69,7 @@ __all__ = [
     "decode_crossover_batch",
     "efficiency_for",
     "expected_tokens_per_step",
+    "fidelity",
     "fit",
     "from_hf_config",
     "frontier",

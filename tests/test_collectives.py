@@ -59,7 +59,10 @@ def test_fsdp_llama3_8b_on_64_h100_near_69_percent_mfu():
     r = roofline.train("llama-3.1-8b", "h100", count=64, seq_len=8192, global_batch=128,
                        zero=3, tp=1, micro_batch=1)
     mfu = float(r.frame["mfu"].iloc[0])
-    assert 0.64 < mfu < 0.74
+    # Lower bound 0.60 since backtest v2 (issue 18): the shape-aware GEMM factor and the
+    # Hopper-class fit put it at ~0.64, and the published H100 8B runs in validation/
+    # (NeMo 24.12, Megatron-Bridge 25.11) still come in below the engine's prediction.
+    assert 0.60 < mfu < 0.74
 
 
 def test_small_decode_all_reduce_is_flat_on_gb200_nvl72():

@@ -174,6 +174,8 @@ def test_frontier_targets_and_errors():
         roofline.frontier("llama-3.1-70b", "h100", count=8, max_tpot_s=1e-5)
     with pytest.raises(SpecError, match="workload"):
         roofline.frontier("llama-3.1-8b", "h100", count=8, workload="poem")
+    with pytest.raises(SpecError, match="fits in 2 x nvidia-h100-sxm memory"):
+        roofline.frontier("llama-3.1-405b", "h100", count=2, disaggregated=True)
     with pytest.raises(SpecError, match="speculation must be"):
         roofline.frontier("llama-3.1-8b", "h100", count=8, speculation="yes")
     with pytest.raises(SpecError, match="no MTP module"):

@@ -1,30 +1,41 @@
 """Efficiency factors: the share of datasheet peak that real kernels reach, and the
 uncertainty band around expected-mode results.
 
-``ideal`` mode uses 1.0 everywhere (the roofline bound); ``expected`` mode uses per-vendor
-defaults, overridable per call. The defaults are *fitted* on published measurements
-(``validation/cases.yaml``) by ``roofline validate-runs --calibrate`` and stored in
-``efficiency.yaml`` beside this module; docs/validation.md lists the cases, the fit and its
-residuals. Without that file (or for a vendor it does not cover) the hand-set priors below
-apply. Sources of the priors (the fit starts from them and is pulled towards them where the
-cases say little):
+``ideal`` mode uses 1.0 everywhere (the roofline bound); ``expected`` mode uses the factors
+of the chip's *efficiency class* (vendor and generation: ``nvidia-hopper``, ``amd-cdna3``,
+``google-tpu``; :data:`CLASS_OF_CHIP`), overridable per call. Three factors per class:
+``matmul`` (sustained fraction of the dense tensor peak on large GEMMs), ``memory``
+(sustained fraction of HBM/GDDR bandwidth on streaming kernels) and ``network``
+(collective bus bandwidth as a fraction of the per-direction link rate).
 
-- matmul, NVIDIA Hopper/Blackwell: large bf16 GEMMs in cuBLAS reach ~700-750 of 989 TFLOP/s
-  on H100 SXM (SemiAnalysis, "MI300X vs H100 vs H200 Benchmark Part 1: Training",
-  Dec 2024; NVIDIA's own Transformer Engine results), i.e. ~0.72.
-- matmul, AMD MI300X: ~550-650 of 1307 TFLOP/s bf16 in hipBLASLt in the same study, ~0.45.
-- matmul, Google TPU: MaxText reports 55-65% MFU end to end on v5p/v6e, so the matmul units
-  themselves reach at least ~0.75 (Google Cloud "MaxText" benchmark tables).
-- memory: device-to-device copy bandwidth (STREAM-like) reaches ~90% of HBM peak on
-  H100/H200 (NVIDIA nvbandwidth) and ~80% on MI300X (Chips and Cheese, "Testing AMD's
-  Giant MI300X", 2024).
+The defaults are *fitted* on published end-to-end measurements (``validation/*.yaml``) by
+``roofline validate-runs --calibrate`` and stored in ``efficiency.yaml`` beside this
+module; docs/validation.md lists the cases, the fit and its out-of-sample errors. The fit
+is hierarchical: one set per vendor pulled towards the vendor's prior, then one set per
+class pulled towards the vendor's fitted set (scaled by the class/vendor prior ratio), so
+a class with few cases stays near its vendor and a class with none takes the vendor's
+values. Priors (hand-set from microbenchmarks; the fit starts from them):
+
+- matmul, NVIDIA: MAMF (largest sustained bf16 GEMM) reaches 0.87 of peak on A100, 0.80
+  on H100 and 0.78 on B200 (S. Bekman, ML Engineering, "Maximum Achievable Matmul FLOPS";
+  the matmul cases in validation/); end-to-end kernels (attention, fused epilogues, small
+  GEMMs) sit ~10% below that: 0.72 Hopper, 0.76 Ampere, 0.70 Blackwell.
+- matmul, AMD CDNA3: MAMF 0.51 (MI300X) to 0.60 (MI325X), end-to-end ~0.45
+  (SemiAnalysis, "MI300X vs H100 vs H200 Benchmark Part 1: Training", Dec 2024).
+- matmul, Google TPU: MaxText reports 55-65% MFU end to end on v5p/v6e, so the matrix
+  units reach at least ~0.75 (Google Cloud MaxText benchmark tables).
+- memory: STREAM-like copies reach 0.89 of HBM peak on A100 and 0.85 on H100 PCIe (gpu-
+  benches, the memory cases in validation/), ~0.80 on MI300X (Chips and Cheese, "Testing
+  AMD's Giant MI300X", 2024); GDDR consumer parts ~0.85 (llama.cpp batch-1 decode sustains
+  ~0.82 of an RTX 4090's bandwidth, issue 18).
 - network: NCCL bus bandwidth reaches ~80% of NVLink per-direction peak for large
   all-reduce messages (nccl-tests on DGX H100: ~360 of 450 GB/s).
 
 Uncertainty band: the calibration stores, per workload kind (serving, training), the 10th
-and 90th percentiles of measured / expected throughput over its cases. :func:`band_columns`
-turns them into ``*_low`` / ``*_high`` columns beside each expected-mode figure, never past
-the ideal (roofline) bound.
+and 90th percentiles of measured / expected throughput over its cases *out of sample*
+(each case predicted by a fit that did not see its source). :func:`band_columns` turns them
+into ``*_low`` / ``*_high`` columns beside each expected-mode figure, never past the ideal
+(roofline) bound.
 """
 
 from __future__ import annotations
@@ -37,42 +48,63 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
+from numpy.typing import ArrayLike
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 
 Mode = Literal["ideal", "expected"]
 Kind = Literal["serving", "training"]
+FACTORS = ("matmul", "memory", "network")
 
 #: The calibrated table written by ``roofline validate-runs --calibrate``.
 CALIBRATION_FILE = Path(__file__).with_name("efficiency.yaml")
 
 
-#: The fractions of peak an :class:`Efficiency` holds (the keys ``efficiency=`` accepts).
-FRACTIONS = ("matmul", "memory", "network")
-
-
 @dataclass(frozen=True)
 class Efficiency:
-    """Fractions of peak (0-1] for matmul FLOP/s, memory bandwidth and link bandwidth."""
+    """Fractions of peak (0-1] for matmul FLOP/s, memory bandwidth and link bandwidth.
 
-    matmul: float = 1.0
-    memory: float = 1.0
-    network: float = 1.0
+    Each factor is a float, or an array that broadcasts against the scenario axes (the
+    calibration evaluates a grid of efficiencies in one vectorised engine call).
+    """
+
+    matmul: Any = 1.0
+    memory: Any = 1.0
+    network: Any = 1.0
     source: str = "ideal: datasheet peaks"
+    #: Scale matmul by the GEMM shape and dtype (roofline.engine.gemm); off in ideal mode.
+    shape_aware: bool = True
 
     def __post_init__(self) -> None:
-        for name in FRACTIONS:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
+        for name in FACTORS:
+            raw = getattr(self, name)
+            try:
+                v = (None if isinstance(raw, bool | str | bytes)
+                     else np.asarray(raw, dtype=np.float64))
+            except (TypeError, ValueError):
+                v = None
+            if v is None or not bool(np.all((v > 0) & (v <= 1))):
                 raise SpecError([Problem(f"must be a number in (0, 1] (a fraction of peak), "
-                                         f"got {v!r}", field=f"efficiency.{name}")])
+                                         f"got {raw!r}", field=f"efficiency.{name}")])
+
+    def describe(self, factors: tuple[str, ...] = FACTORS) -> str:
+        """``matmul 72%, memory 88%, network 80% of peak (source)`` (a grid: its size)."""
+        def pct(v: ArrayLike) -> str:
+            a = np.asarray(v)
+            return f"{float(a):.0%}" if a.ndim == 0 else f"{a.size} values"
+        body = ", ".join(f"{f} {pct(getattr(self, f))}" for f in factors)
+        return f"{body} of peak ({self.source})"
+
+    def values(self) -> tuple[float, float, float]:
+        """(matmul, memory, network) as floats."""
+        return (float(self.matmul), float(self.memory), float(self.network))
 
 
 @dataclass(frozen=True)
 class Band:
     """Measured / expected throughput ratio at the 10th (``low``) and 90th (``high``)
-    percentile of the calibration residuals of one workload kind (dimensionless)."""
+    percentile of the out-of-sample residuals of one workload kind (dimensionless)."""
 
     low: float = 1.0
     high: float = 1.0
@@ -80,7 +112,26 @@ class Band:
     source: str = "no calibration: no band"
 
 
-IDEAL = Efficiency()
+IDEAL = Efficiency(shape_aware=False)
+
+#: Efficiency class (vendor-generation) of each catalogued chip; a chip not listed falls
+#: into its vendor's class ``<vendor>-other``, which takes the vendor's values.
+CLASS_OF_CHIP: dict[str, str] = {
+    "nvidia-v100-sxm2": "nvidia-volta",
+    "nvidia-a100-sxm-40gb": "nvidia-ampere", "nvidia-a100-sxm-80gb": "nvidia-ampere",
+    "nvidia-h100-sxm": "nvidia-hopper", "nvidia-h100-pcie": "nvidia-hopper",
+    "nvidia-h200-sxm": "nvidia-hopper", "nvidia-h20": "nvidia-hopper",
+    "nvidia-h800": "nvidia-hopper",
+    "nvidia-b200": "nvidia-blackwell", "nvidia-b300": "nvidia-blackwell",
+    "nvidia-gb200": "nvidia-blackwell",
+    "nvidia-l4": "nvidia-gddr", "nvidia-l40s": "nvidia-gddr",
+    "nvidia-rtx-4090": "nvidia-gddr", "nvidia-rtx-5090": "nvidia-gddr",
+    "amd-mi250x": "amd-cdna2", "amd-mi300x": "amd-cdna3", "amd-mi325x": "amd-cdna3",
+    "amd-mi355x": "amd-cdna4",
+    "google-tpu-v4": "google-tpu", "google-tpu-v5e": "google-tpu",
+    "google-tpu-v5p": "google-tpu", "google-tpu-v6e": "google-tpu",
+    "google-tpu-v7": "google-tpu",
+}
 
 #: Hand-set priors by vendor (sources in the module docstring).
 PRIOR_BY_VENDOR: dict[str, Efficiency] = {
@@ -89,32 +140,58 @@ PRIOR_BY_VENDOR: dict[str, Efficiency] = {
     "google": Efficiency(0.75, 0.85, 0.80, "expected: TPU priors (efficiency.py)"),
 }
 PRIOR_GENERIC = Efficiency(0.60, 0.80, 0.70, "expected: generic priors (efficiency.py)")
+#: Hand-set priors by class where the microbenchmarks set them apart from the vendor's.
+PRIOR_BY_CLASS: dict[str, Efficiency] = {
+    "nvidia-ampere": Efficiency(0.76, 0.89, 0.80, "expected: Ampere priors (efficiency.py)"),
+    "nvidia-hopper": Efficiency(0.72, 0.85, 0.80, "expected: Hopper priors (efficiency.py)"),
+    "nvidia-blackwell": Efficiency(0.70, 0.85, 0.80,
+                                   "expected: Blackwell priors (efficiency.py)"),
+    "nvidia-gddr": Efficiency(0.65, 0.85, 0.70,
+                              "expected: GDDR consumer priors (efficiency.py)"),
+}
+
+
+def efficiency_class(chip: Chip) -> str:
+    """The efficiency class of ``chip`` (:data:`CLASS_OF_CHIP`, else ``<vendor>-other``)."""
+    return CLASS_OF_CHIP.get(chip.name, f"{chip.vendor}-other")
+
+
+def vendor_prior(vendor: str) -> Efficiency:
+    """The hand-set prior of ``vendor`` (generic where there is none)."""
+    return PRIOR_BY_VENDOR.get(vendor, PRIOR_GENERIC)
+
+
+def class_prior(cls: str, vendor: str) -> Efficiency:
+    """The hand-set prior of class ``cls`` (its vendor's where there is none)."""
+    return PRIOR_BY_CLASS.get(cls, vendor_prior(vendor))
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The fitted defaults by vendor and the uncertainty band by workload kind."""
+    """The fitted defaults by vendor and by class, and the band by workload kind."""
 
     by_vendor: Mapping[str, Efficiency]
+    by_class: Mapping[str, Efficiency]
     bands: Mapping[str, Band]
 
 
 def _read_calibration(path: Path) -> Calibration:
     """Parse ``efficiency.yaml``; an absent file means priors only and no band."""
     if not path.is_file():
-        return Calibration({}, {})
+        return Calibration({}, {}, {})
     data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    cases = data.get("cases", "?")
-    by_vendor = {
-        vendor: Efficiency(float(v["matmul"]), float(v["memory"]), float(v["network"]),
-                           f"expected: {vendor} defaults fitted on {v.get('cases', cases)} "
-                           "published cases (efficiency.yaml, docs/validation.md)")
-        for vendor, v in (data.get("by_vendor") or {}).items()}
+
+    def table(key: str) -> dict[str, Efficiency]:
+        return {name: Efficiency(float(v["matmul"]), float(v["memory"]), float(v["network"]),
+                                 f"expected: {name} defaults fitted on {v.get('cases', '?')} "
+                                 "published cases (efficiency.yaml, docs/validation.md)")
+                for name, v in (data.get(key) or {}).items()}
+
     bands = {kind: Band(float(b["low"]), float(b["high"]), int(b.get("cases", 0)),
                         f"10th-90th percentile of measured / expected over {b.get('cases')} "
-                        f"{kind} cases (docs/validation.md)")
+                        f"{kind} cases, out of sample (docs/validation.md)")
              for kind, b in (data.get("band") or {}).items()}
-    return Calibration(by_vendor, bands)
+    return Calibration(table("by_vendor"), table("by_class"), bands)
 
 
 @lru_cache(maxsize=1)
@@ -123,26 +200,29 @@ def calibration() -> Calibration:
     return _read_calibration(CALIBRATION_FILE)
 
 
-def default_efficiency(vendor: str, *, priors: bool = False) -> Efficiency:
-    """Expected-mode efficiency of ``vendor``: the fitted value, else the prior
-    (``priors=True``: the prior regardless of the calibration)."""
+def default_efficiency(chip: Chip, *, priors: bool = False) -> Efficiency:
+    """Expected-mode efficiency of ``chip``: its class's fitted value, else its vendor's,
+    else the class prior (``priors=True``: the class prior regardless of the calibration)."""
+    cls = efficiency_class(chip)
     if not priors:
-        fitted = calibration().by_vendor.get(vendor)
+        cal = calibration()
+        fitted = cal.by_class.get(cls) or cal.by_vendor.get(chip.vendor)
         if fitted is not None:
             return fitted
-    return PRIOR_BY_VENDOR.get(vendor, PRIOR_GENERIC)
+    return class_prior(cls, chip.vendor)
 
 
-def efficiency_for(chip: Chip, mode: Mode = "expected", **overrides: float) -> Efficiency:
+def efficiency_for(chip: Chip, mode: Mode = "expected", **overrides: Any) -> Efficiency:
     """Efficiency of ``chip`` in ``mode``; keyword overrides (matmul=, memory=, network=)."""
-    base = IDEAL if mode == "ideal" else default_efficiency(chip.vendor)
-    unknown = sorted(set(overrides) - set(FRACTIONS))
+    base = IDEAL if mode == "ideal" else default_efficiency(chip)
+    unknown = sorted(set(overrides) - {*FACTORS, "shape_aware"})
     if unknown:
         raise SpecError([Problem(f"unknown key(s) {', '.join(map(repr, unknown))}; use "
-                                 f"{', '.join(FRACTIONS)}", field="efficiency")])
+                                 f"{', '.join(FACTORS)}", field="efficiency")])
     if overrides:
         base = replace(base, **overrides, source=base.source + " with overrides "
-                       + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+                       + ", ".join(f"{k}={v}" for k, v in overrides.items()
+                                   if np.ndim(v) == 0))
     return base
 
 

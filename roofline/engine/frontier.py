@@ -201,6 +201,8 @@ def _disaggregated_points(pool: Pool, table: pd.DataFrame, w: Workload, ks: list
     # best partner of any decode configuration.
     keep_p = _prefill_candidates(lay_p.chips, pre_out["ttft_s"], pre_out["requests_per_s"],
                                  ok_p)
+    if keep_p.size == 0:
+        return pd.DataFrame()
     p = {k: v[keep_p] for k, v in p.items()}
     lay_p = Layout.of(p["tp"], p["dp"], p["ep"])
     ok_p = ok_p[keep_p]
@@ -270,6 +272,11 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
     if disaggregated is not False:
         parts.append(_disaggregated_points(pool, table, w, ks, acc, method, count, max_ttft_s))
         evaluated += n_decode * len(table) * len(PREFILL_BATCHES)
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        raise SpecError(f"no configuration of {m.name} fits in {count} x {c.name} memory "
+                        "(weights, KV cache and activations): allow more chips (count) or a "
+                        "smaller precision")
     allp = pd.concat(parts, ignore_index=True)
     allp["output_tokens_per_s_per_user"] = 1.0 / allp["tpot_s"]
     allp["concurrency"] = allp["batch"] * allp["dp"]
@@ -286,9 +293,15 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
         allp["usd_per_m_output_tokens"] = price / (allp["output_tokens_per_s_per_chip"] *
                                                    3600.0) * 1e6
         notes["price"] = price_note(c, usd_per_chip_hour) + "; all chip time charged to output"
+    else:
+        notes["price"] = (f"{c.name} has no indicative price in its YAML: pass "
+                          "usd_per_chip_hour= for usd_per_m_output_tokens")
     if allp.empty:
+        hint = (" (disaggregation needs a prefill and a decode instance within count)"
+                if disaggregated and count < 2 * int(table["tp"].min() * table["dp"].min())
+                else "")
         raise SpecError("no configuration meets the targets: relax max_ttft_s / max_tpot_s "
-                        "or allow more chips (count)")
+                        f"or allow more chips (count){hint}")
     front = _pareto(allp["output_tokens_per_s_per_user"].to_numpy(),
                     allp["output_tokens_per_s_per_chip"].to_numpy())
     allp.insert(0, "model", m.name)

@@ -28,6 +28,7 @@ from roofline.engine.efficiency import (
     efficiency_for,
     uncertainty_band,
 )
+from roofline.engine.fidelity import fidelity
 from roofline.engine.forward import ForwardTime, forward_time
 from roofline.engine.inputs import (
     check_choice,
@@ -312,10 +313,11 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["reason"] = reasons
     frame = frame_from_columns(out, shape)
     assumptions = {
-        "efficiency (expected)": f"matmul {effs[1].matmul:.0%}, memory {effs[1].memory:.0%}, "
-                                 f"network {effs[1].network:.0%} of peak ({effs[1].source})",
+        "efficiency (expected)": effs[1].describe(),
         "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
         "uncertainty band": uncertainty_band("serving").source,
+        "fidelity": fidelity("serving", c, m, count=float(np.max(n_chips)),
+                             batch=float(np.max(b))).text,
         "precision": f"{p.label}: weights {p.weights.name} "
                      f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
                      f"attention core {p.attention_dtype.value}, "

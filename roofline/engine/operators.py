@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.engine.gemm import Gemm
 from roofline.engine.params import ffn_params, norm_params, ssm_dt_rank, ssm_inner
 from roofline.engine.precision import Component, Precision
 from roofline.engine.step import AttnWork, Step
@@ -51,6 +52,7 @@ class Op:
     weight_bytes: Array
     act_bytes: Array
     kv_bytes: Array = field(default_factory=lambda: np.zeros(()))
+    gemms: tuple[Gemm, ...] = ()  # the matmul shapes, for gemm.gemm_factor
 
     @property
     def bytes(self) -> Array:
@@ -80,7 +82,8 @@ class _Table:
         old = self.ops.get(op.name)
         if old is None:
             self.ops[op.name] = Op(op.name, op.kind, op.component, op.dtype, n, op.flops * n,
-                                   op.weight_bytes * n, op.act_bytes * n, op.kv_bytes * n)
+                                   op.weight_bytes * n, op.act_bytes * n, op.kv_bytes * n,
+                                   op.gemms)
             return
         old.layers += n
         old.flops = old.flops + op.flops * n
@@ -96,7 +99,8 @@ def _matmul(name: str, comp: Component, p: Precision, tokens: Array, k: ArrayLik
     w = k * n if weight_elems is None else np.asarray(weight_elems, dtype=np.float64)
     used = np.asarray(tokens) > 0  # a matmul with no rows reads no weights
     return Op(name, "matmul", comp, p.compute_dtype(comp), 1, 2.0 * tokens * k * n,
-              w * p.weight_bytes(comp) * used, tokens * (k + n) * p.activation_bytes)
+              w * p.weight_bytes(comp) * used, tokens * (k + n) * p.activation_bytes,
+              gemms=(Gemm(tokens, n, k),))
 
 
 def _attention_core(name: str, p: Precision, work: AttnWork, sliding: bool, heads: Array,
@@ -174,6 +178,13 @@ def _attention_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, sliding: b
     return ops
 
 
+def _ffn_gemms(rows: ArrayLike, h: float, ff: ArrayLike, n_in: int,
+               groups: ArrayLike = 1.0) -> tuple[Gemm, Gemm]:
+    """Up (and gate) projection h -> n_in ff, then down projection ff -> h."""
+    return (Gemm(rows, np.asarray(ff) * n_in, h, groups, n_in / (n_in + 1)),
+            Gemm(rows, h, ff, groups, 1 / (n_in + 1)))
+
+
 def _ffn_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, kind: str) -> list[Op]:
     h, T = m.hidden_size, step.tokens
     ab = p.activation_bytes
@@ -187,6 +198,7 @@ def _ffn_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, kind: str) -> li
                      weight_elems=ffn_params(h, mlp.intermediate_size, gated=mlp.gated,
                                              bias=mlp.mlp_bias) / sh.tp)
         op.flops = 2.0 * T * (n_in + 1) * h * ff
+        op.gemms = _ffn_gemms(T, h, ff, n_in)
         op.act_bytes = ab * (2 * T * h + T * ff * (2 * n_in + 2))
         ops.append(op)
     elif kind == "moe":
@@ -204,12 +216,20 @@ def _ffn_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, kind: str) -> li
         experts = Op("experts", "matmul", "experts", p.compute_dtype("experts"), 1,
                      2.0 * T * k * pe / sh.tp, distinct * pe * p.weight_bytes("experts") / sh.tp,
                      ab * (2 * T * k * h + T * k * ffe * (2 * n_in + 2)) / sh.tp)
+        # GEMM shapes (balanced routing): with expert parallelism each device holds E/ep
+        # whole experts, each seeing T k ep / (E tp) rows; without it, all E experts split
+        # tp ways, each seeing T k / E rows. Both carry the op's FLOPs.
+        wide = sh.ep > 1
+        experts.gemms = _ffn_gemms(T * k * np.where(wide, sh.ep / sh.tp, 1.0) / E, h,
+                                   np.where(wide, ffe, ffe / sh.tp), n_in,
+                                   groups=np.where(wide, E / sh.ep, E))
         ops.append(experts)
         if moe.shared_intermediate:
             ps = ffn_params(h, moe.shared_intermediate, gated=moe.gated, bias=moe.expert_bias)
             ops.append(Op("shared_experts", "matmul", "experts", p.compute_dtype("experts"), 1,
                           2.0 * T * ps / sh.tp, ps * p.weight_bytes("experts") / sh.tp,
-                          ab * (2 * T * h + T * moe.shared_intermediate * (2 * n_in + 2) / sh.tp)))
+                          ab * (2 * T * h + T * moe.shared_intermediate * (2 * n_in + 2) / sh.tp),
+                          gemms=_ffn_gemms(T, h, moe.shared_intermediate / sh.tp, n_in)))
     return ops
 
 

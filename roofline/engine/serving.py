@@ -137,7 +137,7 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
         "max_rate_per_s": max_rate, "sustainable": sustainable,
     })
     assumptions = {
-        "efficiency": f"{eff.source}: matmul {eff.matmul:.0%}, memory {eff.memory:.0%}",
+        "efficiency": eff.describe(("matmul", "memory")),
         "scheduler": "continuous batching, chunked prefill; decodes first, prompt chunks fill "
                      "the rest of the token budget (vLLM / Sarathi-Serve)",
         "queueing": "M/D/1 wait for the prefill budget (Poisson arrivals)",

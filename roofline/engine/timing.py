@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from roofline.engine.efficiency import Efficiency
+from roofline.engine.gemm import gemm_factor
 from roofline.engine.operators import Op
 from roofline.specs.chip import Chip
 
@@ -38,9 +39,12 @@ class OpTime:
 
 
 def time_op(op: Op, chip: Chip, eff: Efficiency) -> OpTime:
-    """Compute and memory time of ``op`` on ``chip`` at efficiency ``eff``."""
+    """Compute and memory time of ``op`` on ``chip`` at efficiency ``eff``: the matmul
+    factor is scaled by the operator's GEMM shape and dtype (:func:`gemm.gemm_factor`)
+    except in ideal mode, which stays at the datasheet peak."""
     peak = chip.peak(op.dtype)
-    compute = op.flops * (1.0 / (peak * eff.matmul))
+    shape = gemm_factor(op.gemms, op.dtype, chip) if eff.shape_aware else 1.0
+    compute = op.flops * (1.0 / (peak * eff.matmul * shape))
     memory = op.bytes * (1.0 / (chip.memory.bandwidth * eff.memory))
     compute = np.asarray(compute, dtype=np.float64)
     memory = np.asarray(memory, dtype=np.float64)

@@ -47,6 +47,7 @@ from roofline.engine.efficiency import (
     efficiency_for,
     uncertainty_band,
 )
+from roofline.engine.fidelity import fidelity
 from roofline.engine.forward import layer_allreduces
 from roofline.engine.inputs import (
     check_choice,
@@ -594,6 +595,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     out.update(band_columns(out, "training", mode=mode, times=("step_time_s",),
                             rates=("tokens_per_s", "tokens_per_s_per_chip", "mfu")))
     assumptions["uncertainty band"] = uncertainty_band("training").source
+    assumptions["fidelity"] = fidelity("training", c, m, mode=mode, count=float(np.max(n))).text
     out["valid"] = valid
     out["reason"] = reasons
     return TrainingResult(frame_from_columns(out, shape), assumptions)
@@ -669,8 +671,7 @@ def _assumptions(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Eff
     wb, _, master = _train_bytes(p, master_weights)
     peak_dtype = c.resolve_dtype(p.compute_dtype("mlp"))
     return {
-        "efficiency": f"matmul {eff.matmul:.0%}, memory {eff.memory:.0%}, network "
-                      f"{eff.network:.0%} of peak ({eff.source})",
+        "efficiency": eff.describe(),
         "precision": f"{p.label}: matmuls in {peak_dtype.value}; weights and gradients "
                      f"{wb:g} B, master weights {master:g} B ({master_weights}), "
                      f"activations {p.activation_bytes:g} B per element",
