@@ -172,8 +172,15 @@ def test_run_totals_cost_and_energy():
     assert r["total_time_s"] == pytest.approx(steps * r["step_time_s"])
     assert r["chip_hours"] == pytest.approx(r["total_time_s"] * 64 / 3600)
     assert r["cost_usd"] == pytest.approx(r["chip_hours"] * 3.99)  # catalog Lambda price
-    assert r["energy_kwh"] == pytest.approx(64 * 700 * 0.8 * 1.2 * r["total_time_s"] / 3.6e6)
-    assert "chips x TDP 700 W" in res.assumptions["energy"]
+    # Node-level power: DGX H100's 10.2 kW max over its 8 GPUs (700 W TDP + 575 W of CPUs,
+    # NICs, NVSwitches and fans), then utilisation and PUE.
+    assert r["energy_kwh"] == pytest.approx(64 * 1275 * 0.8 * 1.2 * r["total_time_s"] / 3.6e6)
+    assert "NVIDIA DGX H100 10.2 kW max / 8 chips = 1275 W per chip" in res.assumptions["energy"]
+    # A chip without a published system falls back to its TDP, and says so.
+    mi = train("llama-3-8b", "mi300x", count=8, seq_len=4096, global_batch=64, tokens=1e9)
+    assert _row(mi)["energy_kwh"] == pytest.approx(
+        8 * 750 * 0.8 * 1.2 * _row(mi)["total_time_s"] / 3.6e6)
+    assert "TDP 750 W per chip (no system power published" in mi.assumptions["energy"]
     given = _row(train("llama-3-8b", "h100", count=64, seq_len=8192, global_batch=512, tp=2,
                        tokens=1e12, usd_per_chip_hour=2.0))
     assert given["cost_usd"] == pytest.approx(given["chip_hours"] * 2.0)

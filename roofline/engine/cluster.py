@@ -35,7 +35,8 @@ class Cluster(Strict):
     scale_out_latency_s: float | None = Field(default=None, ge=0, le=1e-2)
     torus_shape: tuple[int, ...] | None = Field(
         default=None, min_length=1, max_length=3,
-        description="torus slice, x fastest (default: the most even slice of count chips)")
+        description="torus slice, x fastest (default: laid out in wrap-around units, "
+                    "see roofline.engine.topology)")
 
     @model_validator(mode="before")
     @classmethod
@@ -71,7 +72,7 @@ class Cluster(Strict):
         return make_fabric(self.chip, self.domain, self.up_bw, self.out_bw,
                            up_hop_s=self.scale_up_latency_s,
                            out_hop_s=self.scale_out_latency_s,
-                           torus_shape=self.torus_shape, count=self.count)
+                           torus_shape=self.torus_shape)
 
 
 def make_cluster(chip: str | Chip, count: int, **links: float) -> Cluster:

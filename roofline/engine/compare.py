@@ -81,7 +81,7 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
             row["usd_per_chip_hour"] = chip.price.usd_per_chip_hour
         else:
             row["note"] = "no indicative price in the chip spec"
-            if chip.tdp is not None:
+            if chip.power_per_chip() is not None:
                 costs = serving_costs(r.frame, chip, 1.0, utilisation, e)
                 row["joules_per_output_token"] = float(costs["joules_per_output_token"][0])
         rows.append(row)

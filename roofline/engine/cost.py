@@ -1,7 +1,10 @@
 """Money and energy: $ per million tokens served, training-run cost, kWh and CO2.
 
-Energy = chips x TDP x utilisation x PUE x hours (assumptions printed with each result;
-TDP is the chip's rated board power, utilisation the average fraction of it drawn).
+Energy = chips x power per chip x utilisation x PUE x hours (assumptions printed with each
+result). Power per chip is node-level: the published maximum power of the system the chip
+ships in (DGX H100 ~10.2 kW for 8 x 700 W GPUs: CPUs, NICs, NVSwitches and fans add 575 W
+a GPU) shared over its chips, else the chip's TDP alone (said so in the assumptions);
+utilisation is the average fraction of it drawn; PUE the facility's overhead on top.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ class EnergyAssumptions:
     def describe(self) -> str:
         co2 = (f", grid {self.grid_kg_co2_per_kwh} kg CO2e/kWh"
                if self.grid_kg_co2_per_kwh is not None else "")
-        return (f"energy = chips x TDP x {self.power_utilisation:.0%} utilisation x PUE "
-                f"{self.pue:g} x hours{co2}")
+        return (f"energy = chips x node power per chip (system max power / chips, else TDP) "
+                f"x {self.power_utilisation:.0%} utilisation x PUE {self.pue:g} x hours{co2}")
 
 
 def price_per_chip_hour(chip: Chip, override: float | None = None) -> float:
@@ -66,14 +69,31 @@ def price_note(chip: Chip, override: float | None) -> str:
             f"{chip.price.date})")
 
 
-def energy_kwh(chip: Chip, chips: ArrayLike, hours: ArrayLike,
-               e: EnergyAssumptions) -> Array:
-    """kWh drawn by ``chips`` chips for ``hours``, facility overhead included."""
-    if chip.tdp is None:
+def chip_watts(chip: Chip) -> float:
+    """Watts per chip at full load, node overhead included (:meth:`Chip.power_per_chip`);
+    a clear error when the chip spec publishes no power."""
+    w = chip.power_per_chip()
+    if w is None:
         raise SpecError(f"{chip.name} has no TDP in hardware_specs/{chip.name}.yaml; energy "
                         "cannot be estimated")
-    return (np.asarray(chips, dtype=np.float64) * chip.tdp * e.power_utilisation * e.pue *
-            np.asarray(hours, dtype=np.float64) / 1e3)
+    return w
+
+
+def power_note(chip: Chip) -> str:
+    """Where the watts per chip come from, for a result's assumptions."""
+    s = chip.system
+    if s is not None:
+        per = s.max_power / s.chips
+        over = f" (TDP {chip.tdp:g} W + {per - chip.tdp:g} W node overhead)" if chip.tdp else ""
+        return f"{s.name} {s.max_power / 1e3:g} kW max / {s.chips} chips = {per:g} W per chip{over}"
+    return f"TDP {chip.tdp:g} W per chip (no system power published: chip only)"
+
+
+def energy_kwh(chip: Chip, chips: ArrayLike, hours: ArrayLike,
+               e: EnergyAssumptions) -> Array:
+    """kWh drawn by ``chips`` chips for ``hours``, node and facility overhead included."""
+    return (np.asarray(chips, dtype=np.float64) * chip_watts(chip) * e.power_utilisation *
+            e.pue * np.asarray(hours, dtype=np.float64) / 1e3)
 
 
 def usd_per_million_tokens(chips: ArrayLike, usd_per_chip_hour: float,
@@ -100,8 +120,8 @@ def serving_costs(frame: Mapping[str, Any], chip: Chip, usd_per_chip_hour: float
                                                          utilisation),
         "usd_per_m_output_tokens": usd_per_million_tokens(chips, price, b / tpot, utilisation),
     }
-    if chip.tdp is not None:
+    if chip.power_per_chip() is not None:
         e = energy or EnergyAssumptions()
-        watts = chips * chip.tdp * e.power_utilisation * e.pue
+        watts = chips * chip_watts(chip) * e.power_utilisation * e.pue
         out["joules_per_output_token"] = watts * tpot / b
     return out

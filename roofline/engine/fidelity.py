@@ -29,8 +29,10 @@ from roofline.specs.model import ModelSpec
 
 #: Per-case features and errors written by ``roofline validate-runs --calibrate``.
 BACKTEST_FILE = Path(__file__).with_name("backtest.yaml")
-#: Largest :func:`case_distance` at which a backtest case vouches for a scenario.
-NEAR_DISTANCE = 2.0
+#: Largest :func:`case_distance` at which a backtest case vouches for a scenario: a case on
+#: the same vendor's previous generation (2 + 0.5) still does, one that also differs in
+#: model size by more than a decade or in dense / MoE does not.
+NEAR_DISTANCE = 3.0
 
 Workload = Literal["training", "serving"]
 

@@ -195,24 +195,22 @@ def _disaggregated_points(pool: Pool, table: pd.DataFrame, w: Workload, ks: list
     params = count_params(pool.model)
     ok_p = memory_per_chip(pool, lay_p, params, p["prefill_batch"], w.prompt,
                            p["prefill_batch"] * w.new) <= pool.chip.memory.capacity
-    pre_out = prefill_phase(pool, lay_p, p["prefill_batch"], w, False)
-    pre_in = prefill_phase(pool, lay_p, p["prefill_batch"], w, True)
+    # One prefill evaluation; the KV transfer over scale-out (row 0) or NVLink (row 1).
+    pre = prefill_phase(pool, lay_p, p["prefill_batch"], w, np.array([[False], [True]]))
+    ttft_out, ttft_in, rate_p = pre["ttft_s"][0], pre["ttft_s"][1], pre["requests_per_s"]
     # Only prefill configurations on the (TTFT, requests/s) front of their size can be the
     # best partner of any decode configuration.
-    keep_p = _prefill_candidates(lay_p.chips, pre_out["ttft_s"], pre_out["requests_per_s"],
-                                 ok_p)
+    keep_p = _prefill_candidates(lay_p.chips, ttft_out, rate_p, ok_p)
     if keep_p.size == 0:
         return pd.DataFrame()
     p = {k: v[keep_p] for k, v in p.items()}
     lay_p = Layout.of(p["tp"], p["dp"], p["ep"])
-    ok_p = ok_p[keep_p]
-    pre_out = {k: v[keep_p] for k, v in pre_out.items()}
-    pre_in = {k: v[keep_p] for k, v in pre_in.items()}
+    ok_p, ttft_out, ttft_in, rate_p = (x[keep_p] for x in (ok_p, ttft_out, ttft_in, rate_p))
     # Pairs: rows = prefill configurations, columns = decode configurations.
     chips_p, chips_d = lay_p.chips[:, None], lay_d.chips[None, :]
     same = (chips_p + chips_d) <= pool.cluster.domain
-    ttft = np.where(same, pre_in["ttft_s"][:, None], pre_out["ttft_s"][:, None])
-    rp = pre_out["requests_per_s"][:, None]
+    ttft = np.where(same, ttft_in[:, None], ttft_out[:, None])
+    rp = rate_p[:, None]
     rd = dec["requests_per_s"][None, :]
     match = matched(rp, rd, chips_p, chips_d, w.output, count)
     ok = ok_p[:, None] & ok_d[None, :] & np.isfinite(match["output_tokens_per_s_per_chip"])

@@ -33,7 +33,7 @@ from roofline.engine.memory import (
     kv_bytes_per_sequence,
     weight_bytes_per_device,
 )
-from roofline.engine.operators import sliding_window
+from roofline.engine.operators import operator_table, sliding_window
 from roofline.engine.params import ParamCount
 from roofline.engine.precision import Precision
 from roofline.engine.step import AttnWork, Step
@@ -149,20 +149,14 @@ def step_time(pool: Pool, layout: Layout, step: Step) -> tuple[Array, Array]:
     """(compute, communication) seconds of one step in which every attention group runs
     ``step`` (its own sequences); the routed experts see the tokens of all groups. A step
     without decodes dispatches with DeepEP's normal kernels, any other with low-latency."""
-    m = pool.model
-    group = forward_time(m, pool.precision, pool.cluster, step, pool.eff, layout.tp, 1)
-    compute = np.zeros(())
-    for t in group.ops:
-        if t.op.name not in ROUTED:
-            compute = compute + t.time_s
-    if m.moe is not None:
+    m, p = pool.model, pool.precision
+    ops = [op for op in operator_table(m, p, step, layout.tp, 1) if op.name not in ROUTED]
+    if m.moe is not None:  # only the routed experts of the pooled step are timed
         pooled = Step(decode=AttnWork.decode(step.tokens * layout.dp, 1.0))
         shard = np.where(layout.ep > 1, layout.ep, layout.tp)
-        wide = forward_time(m, pool.precision, pool.cluster, pooled, pool.eff, shard,
-                            layout.ep)
-        for t in wide.ops:
-            if t.op.name in ROUTED:
-                compute = compute + t.time_s
+        ops += [op for op in operator_table(m, p, pooled, shard, layout.ep)
+                if op.name in ROUTED]
+    compute = forward_time(m, p, pool.cluster, step, pool.eff, layout.tp, 1, ops=ops).compute_s
     prefill_only = not np.any(step.decode.tokens)
     return compute, moe_comm_s(pool, layout, step.tokens, prefill_only)
 

@@ -2,11 +2,14 @@
 is a switch, a full mesh, a 2D/3D torus or a PCIe fabric, and a scale-out network of NICs.
 
 A group of ``n`` ranks ``stride`` apart (ranks numbered innermost-first, packed domain by
-domain) has ``d`` members in each domain it touches; on a torus slice its members cover
-``n_i`` chips along each axis ``i`` (x fastest), an axis it covers fully and whose length
-is a multiple of ``wraparound_every`` is a ring with wrap-around links, any other a line
-("How to Scale Your Model", ch. 2: v4/v5p wrap on multiples of a 4x4x4 cube, v5e/v6e only
-on a full 16-chip axis).
+domain) has ``d`` members in each domain it touches; on a torus its members cover ``n_i``
+chips along each axis ``i`` (x fastest). Wrap-around links come with whole cubes or whole
+axes ("How to Scale Your Model", ch. 2: v4/v5p wrap on multiples of a 4x4x4 cube, v5e/v6e
+only on a full 16-chip axis), so by default the torus is laid out in those units (v5p:
+4 x 4 x 560, v5e: 16 x 16) and a group's axis is a ring when it covers a multiple of
+``wraparound_every`` chips along it (the slice cut to fit it), else a line; the layout does
+not depend on the cluster's size, so one answer is the same alone or in a vectorised call.
+With an explicit ``torus_shape`` an axis wraps only when the group covers all of it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class Fabric:
     up_bw: float               # scale-up bytes/s per chip (0 = none)
     link_bw: float             # bytes/s of one scale-up link
     links_per_peer: int        # mesh: links between two chips
-    shape: tuple[int, ...]     # torus slice, x fastest (empty otherwise)
+    shape: tuple[int, ...]     # torus layout, x fastest (empty otherwise)
+    exact_shape: bool          # the shape is the user's slice (wrap only on full axes)
     wraparound_every: int      # torus axes of a multiple of this length wrap around
     nvls: bool                 # in-network reduction on the switch
     up_hop_s: float            # seconds per scale-up hop
@@ -64,11 +68,16 @@ class Fabric:
         return self.up_bw
 
 
-def default_torus_shape(chips: int, axes: int) -> tuple[int, ...]:
-    """The most even ``axes``-dimensional slice of ``chips`` chips, longest axis last
-    (64 -> 4x4x4, 256 on a 2D torus -> 16x16, 8960 -> 16x20x28 as a v5p pod)."""
+def default_torus_shape(chips: int, axes: int, wraparound_every: int = 0) -> tuple[int, ...]:
+    """The torus layout of ``chips`` chips: inner axes of ``wraparound_every`` chips (its
+    wrap-around unit, v5p 4, v5e 16) and the rest along the last axis; without a unit, the
+    most even ``axes``-dimensional shape (64 -> 4 x 4 x 4)."""
+    chips = max(int(chips), 1)
+    unit = int(wraparound_every)
+    if unit > 1 and chips % unit ** (axes - 1) == 0:
+        return (unit,) * (axes - 1) + (chips // unit ** (axes - 1),)
     dims: list[int] = []
-    left = max(int(chips), 1)
+    left = chips
     for i in range(axes, 0, -1):
         target = left ** (1.0 / i)
         divisors = [x for x in range(1, left + 1) if left % x == 0]
@@ -80,7 +89,7 @@ def default_torus_shape(chips: int, axes: int) -> tuple[int, ...]:
 
 def make_fabric(chip: Chip, domain: int, up_bw: float, out_bw: float, *,
                 up_hop_s: float | None, out_hop_s: float | None,
-                torus_shape: tuple[int, ...] | None, count: int) -> Fabric:
+                torus_shape: tuple[int, ...] | None) -> Fabric:
     """Resolve a chip's scale-up / scale-out specs (and a cluster's overrides) to a Fabric."""
     su = chip.scale_up
     kind = su.topology if su else "switch"
@@ -95,7 +104,7 @@ def make_fabric(chip: Chip, domain: int, up_bw: float, out_bw: float, *,
                     f"torus_shape has {len(shape)} axes; {chip.name} is a "
                     f"{su.torus_axes}D torus: give {su.torus_axes} lengths", field="torus_shape")])
         else:
-            shape = default_torus_shape(min(count, domain), su.torus_axes)
+            shape = default_torus_shape(domain, su.torus_axes, su.wraparound_every or 0)
         domain = int(np.prod(shape))
     peers = max(domain - 1, 1)
     hop = up_hop_s if up_hop_s is not None else (
@@ -103,6 +112,7 @@ def make_fabric(chip: Chip, domain: int, up_bw: float, out_bw: float, *,
     return Fabric(
         kind=kind, domain=domain, up_bw=up_bw, link_bw=up_bw / links,
         links_per_peer=max(links // peers, 1) if kind == "mesh" else 1, shape=shape,
+        exact_shape=torus_shape is not None,
         wraparound_every=(su.wraparound_every or 0) if su else 0,
         nvls=bool(su and su.in_network_reduction), up_hop_s=hop, out_bw=out_bw,
         out_hop_s=SCALE_OUT_HOP_S if out_hop_s is None else out_hop_s)
@@ -122,7 +132,8 @@ def torus_axes(f: Fabric, n: Array, stride: Array) -> tuple[list[Array], list[Ar
         c = np.clip(np.minimum(span_ranks, below * length) / np.maximum(stride, below), 1, length)
         c = np.floor(c + 1e-9)
         covered.append(c)
-        wraps.append((c == length) & (length > 2) & (f.wraparound_every > 0) &
-                     (length % max(f.wraparound_every, 1) == 0))
+        unit = max(f.wraparound_every, 1)
+        ring = (c > 2) & (f.wraparound_every > 0) & (c % unit == 0)
+        wraps.append(ring & (c == length) if f.exact_shape else ring)
         below *= length
     return covered, wraps

@@ -39,7 +39,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine import collectives as col
 from roofline.engine.cluster import Cluster
-from roofline.engine.cost import DEFAULT_POWER_UTILISATION, DEFAULT_PUE, EnergyAssumptions
+from roofline.engine.cost import (
+    DEFAULT_POWER_UTILISATION,
+    DEFAULT_PUE,
+    EnergyAssumptions,
+    energy_kwh,
+    power_note,
+)
 from roofline.engine.efficiency import (
     Efficiency,
     Mode,
@@ -651,13 +657,12 @@ def _run_totals(out: dict[str, Any], m: ModelSpec, c: Chip, e: EnergyAssumptions
                                + ("given" if usd_per_chip_hour is not None else
                                   f"{c.price.provider}, {c.price.date}")  # type: ignore[union-attr]
                                + "), chips x total time")
-    if c.tdp is None:
+    if c.power_per_chip() is None:
         assumptions["energy"] = f"omitted: {c.name} has no TDP in hardware_specs/"
     else:
-        joules = _a(out["count"]) * c.tdp * e.power_utilisation * e.pue * total
-        out["energy_j"] = joules
-        out["energy_kwh"] = joules / 3.6e6
-        assumptions["energy"] = (f"chips x TDP {c.tdp:g} W x {e.power_utilisation:.0%} "
+        out["energy_kwh"] = energy_kwh(c, out["count"], total / 3600.0, e)
+        out["energy_j"] = out["energy_kwh"] * 3.6e6
+        assumptions["energy"] = (f"chips x {power_note(c)} x {e.power_utilisation:.0%} "
                                  f"utilisation x PUE {e.pue:g} x total time")
         if e.grid_kg_co2_per_kwh is not None:
             out["co2_kg"] = out["energy_kwh"] * e.grid_kg_co2_per_kwh

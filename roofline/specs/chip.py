@@ -14,7 +14,7 @@ from roofline.specs.units import Bytes, BytesPerS, FlopsPerS, Watts
 
 #: Figure groups a chip's ``sources[].covers`` must account for.
 FIGURE_GROUPS = ("peak_flops", "memory", "on_chip_sram", "scale_up", "scale_out", "host",
-                 "tdp")
+                 "tdp", "system")
 
 
 class Memory(Strict):
@@ -107,6 +107,15 @@ class Host(Strict):
                                             description="NVMe read bytes/s per chip")
 
 
+class System(Strict):
+    """The server or rack the chip ships in, for node-level power: its published maximum
+    draw covers the chips and what runs them (CPUs, memory, NICs, switches, fans)."""
+
+    name: str = Field(description="e.g. NVIDIA DGX H100")
+    chips: int = Field(ge=1, le=1024, description="accelerators in one system")
+    max_power: Watts = Field(description="W, the system's published maximum power")
+
+
 class Price(Strict):
     """An indicative rental price, with where and when it was seen."""
 
@@ -133,6 +142,8 @@ class Chip(Strict):
     scale_out: ScaleOut | None = None
     host: Host | None = None
     tdp: Watts | None = Field(default=None, description="W")
+    system: System | None = Field(default=None,
+                                  description="the system it ships in, for node-level power")
     price: Price | None = None
     sources: list[Source] = Field(min_length=1)
     notes: str | None = None
@@ -151,7 +162,21 @@ class Chip(Strict):
         if missing:
             raise ValueError(f"sources: no source covers {missing}; add them to a source's "
                              "`covers:` list (every figure needs a datasheet)")
+        if self.system is not None and self.tdp is not None and (
+                self.system.max_power < self.system.chips * self.tdp):
+            gpus_w = self.system.chips * self.tdp
+            raise ValueError(f"system.max_power: {self.system.max_power:g} W is below its "
+                             f"{self.system.chips} chips' TDP ({gpus_w:g} W); give the whole "
+                             "system's published maximum power")
         return self
+
+    def power_per_chip(self) -> float | None:
+        """Watts per chip at full load, node included: the system's published maximum power
+        shared over its chips when known (DGX H100: 10.2 kW / 8 = 1,275 W for a 700 W GPU),
+        else the chip's TDP alone; None when neither is published."""
+        if self.system is not None:
+            return self.system.max_power / self.system.chips
+        return self.tdp
 
     def resolve_dtype(self, dtype: Dtype | str) -> Dtype:
         """The dtype compute actually runs in: ``dtype`` if native, else the next wider one."""

@@ -210,7 +210,7 @@ def method_notes() -> list[str]:
           "out-of-sample error, from roofline/engine/backtest.yaml (written by "
           "`--calibrate`). Nearness: a different efficiency class counts 2, a different chip "
           "0.5, dense against MoE 1, batch 1 against batched serving 1, and |log10| of the "
-          "model-size and chip-count ratios (the latter halved); beyond 2 the label says no "
+          "model-size and chip-count ratios (the latter halved); beyond 3 the label says no "
           "case is close.", "",
           "## Efficiency model", "",
           "Expected-mode time of a matmul = FLOPs / (peak x `matmul` factor of the chip's "
