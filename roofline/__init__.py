@@ -11,6 +11,8 @@ arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame under
 False
 """
 
+from roofline._version import __version__
+from roofline.broadcasting import grid
 from roofline.engine.capacity import FitResult, fit, search_layouts
 from roofline.engine.cluster import Cluster, load_cluster, make_cluster
 from roofline.engine.compare import compare
@@ -42,8 +44,6 @@ from roofline.specs import (
     load_model,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "BYTES_PER_ELEMENT",
     "RECIPES",
@@ -61,6 +61,7 @@ __all__ = [
     "Result",
     "SpecError",
     "TrainingResult",
+    "__version__",
     "compare",
     "compute_optimal",
     "context",
@@ -74,6 +75,7 @@ __all__ = [
     "from_hf_config",
     "frontier",
     "get_precision",
+    "grid",
     "infer",
     "list_chips",
     "list_models",

@@ -96,7 +96,8 @@ def test_speculative_decoding_formula_and_speedup():
 def test_cli_fit_json(capsys):
     import json
 
-    assert main(["fit", "gpt-4", "h100", "--count", "32", "--purpose", "serve", "--json"]) == 0
+    # exit 1: does not fit (docs: 0 fits, 1 does not fit, 2 bad input)
+    assert main(["fit", "gpt-4", "h100", "--count", "32", "--purpose", "serve", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["fits"] is False and out["min_chips"] >= 44 and out["layout"] is None
     assert "memory_per_device_bytes" in out and out["reason"].startswith("weights need")

@@ -1,4 +1,4 @@
-"""Sweeps: cartesian products as one tidy DataFrame, chunked, and on a Dask cluster."""
+"""Sweeps: cartesian products as one tidy table (a Result), chunked, and on a Dask cluster."""
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ def test_chunking_gives_the_same_table():
     kw = dict(batch=list(range(1, 101)), prompt_len=[256, 1024, 4096], tp=[1, 2, 4])
     whole = sweep("llama-3-8b", "h100", **kw)
     chunked = sweep("llama-3-8b", "h100", chunk_rows=37, **kw)
-    pd.testing.assert_frame_equal(whole, chunked)
+    pd.testing.assert_frame_equal(whole.frame, chunked.frame)
 
 
 def test_invalid_layouts_are_rows_with_reasons():
@@ -47,4 +47,4 @@ def test_dask_local_cluster_matches_local_run():
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         remote = sweep(["llama-3-8b", "qwen3-30b-a3b"], "h200", client=client, **kw)
-    pd.testing.assert_frame_equal(local, remote)
+    pd.testing.assert_frame_equal(local.frame, remote.frame)

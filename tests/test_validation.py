@@ -152,9 +152,9 @@ def test_band_brackets_expected_and_respects_the_roofline():
     f = r.frame
     assert (f["tpot_low_s"] <= f["tpot_s"]).all() and (f["tpot_s"] <= f["tpot_high_s"]).all()
     assert (f["tpot_low_s"] >= f["tpot_ideal_s"]).all()
-    lo, hi = f["decode_tokens_per_s_low"], f["decode_tokens_per_s_high"]
+    lo, hi = f["decode_low_tokens_per_s"], f["decode_high_tokens_per_s"]
     assert (lo <= f["decode_tokens_per_s"]).all() and (f["decode_tokens_per_s"] <= hi).all()
-    assert (hi <= f["decode_tokens_per_s_ideal"]).all()
+    assert (hi <= f["decode_ideal_tokens_per_s"]).all()
 
 
 def test_band_columns_zero_width_in_ideal_mode():

@@ -4,7 +4,7 @@ would do — for serving and for training — with the binding reason in words a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,7 @@ from roofline.engine.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_devic
 from roofline.engine.precision import get_precision
 from roofline.engine.serving_layouts import search_serving_layouts
 from roofline.errors import SpecError
-from roofline.results import Result
+from roofline.results import Result, column_after, with_aliases
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -37,17 +37,25 @@ class FitResult(Result):
         super().__init__(frame, assumptions)
         self.layouts = layouts
 
+    def _one(self, what: str) -> pd.Series:
+        if len(self.frame) != 1:
+            raise ValueError(f"this result answers {len(self.frame)} chip counts: use "
+                             f"result.frame (columns count, fits, layout, reason) for {what}")
+        return self.frame.iloc[0]
+
     @property
     def fits(self) -> bool:
-        return bool(self.frame["fits"].iloc[0])
+        """Whether the model fits (one chip count; several: ``frame["fits"]``)."""
+        return bool(self._one("fits")["fits"])
 
     @property
     def reason(self) -> str:
-        return str(self.frame["reason"].iloc[0])
+        """Why it fits (the layout) or the binding reason it does not, in numbers."""
+        return str(self._one("reason")["reason"])
 
     def summary(self) -> dict[str, Any]:
         """The JSON answer: fits, min_chips, layout, memory_per_device_bytes, reason."""
-        row = self.frame.iloc[0]
+        row = self._one("summary()")
         return {
             "model": row["model"], "chip": row["chip"], "purpose": row["purpose"],
             "count": None if pd.isna(row["count"]) else int(row["count"]),
@@ -62,9 +70,10 @@ class FitResult(Result):
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return self.summary()
+        """:meth:`summary` for one chip count; one row per count for several."""
+        return self.summary() if len(self.frame) == 1 else super().to_dict()
 
-    def plot(self, top: int = 8, **kwargs: Any) -> Any:
+    def _figure(self, top: int = 8, **kwargs: Any) -> Any:
         """Memory per device of the ``top`` ranked layouts against capacity (plotly)."""
         from roofline.views.plots import memory_bars, memory_figure
 
@@ -100,18 +109,18 @@ def _serve(m: ModelSpec, c: Chip, count: int | None, kw: dict[str, Any],
         ok = ok[ok["chips_for_target"] <= (MAX_CHIPS if count is None else count)]
     if ok.empty:
         return table, None, None
-    best = ok.iloc[0].to_dict()
+    best = {str(k): v for k, v in ok.iloc[0].to_dict().items()}
     chips = int(best.get("chips_for_target", best["chips_per_replica"]))
     return table, best, chips
 
 
 def fit(model: str | Path | ModelSpec | Mapping[str, Any],
-        chip: str | Path | Chip | Mapping[str, Any], count: int | None = None,
-        purpose: Purpose = "serve", *, precision: Any = "native", batch: int = 1,
-        prompt_len: int = 1024, output_len: int = 256, seq_len: int = 2048,
-        global_batch: int | None = None, max_tpot_s: float | None = None,
-        max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
-        **kwargs: Any) -> FitResult:
+        chip: str | Path | Chip | Mapping[str, Any],
+        count: int | Sequence[int] | None = None, purpose: Purpose = "serve", *,
+        precision: Any = "native", batch: int = 1, prompt_len: int = 1024,
+        output_len: int = 256, seq_len: int = 2048, global_batch: int | None = None,
+        max_tpot_s: float | None = None, max_ttft_s: float | None = None,
+        min_tokens_per_s: float | None = None, **kwargs: Any) -> FitResult:
     """Will ``model`` fit on ``count`` chips of ``chip`` for ``purpose``, and how?
 
     With ``count``: the verdict, the layout chosen (fewest chips per replica, then fastest),
@@ -119,7 +128,39 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     ``count``: the fewest chips that fit (and meet ``max_tpot_s`` / ``max_ttft_s`` /
     ``min_tokens_per_s`` when given). Serving uses a static batch of ``batch`` requests of
     ``prompt_len`` + ``output_len`` tokens; training ``global_batch`` sequences of ``seq_len``.
+
+    ``count`` may be a list: one row per count, each with its ``layout``, and ``layouts``
+    holds every layout tried with its ``count``.
     """
+    kw = dict(precision=precision, batch=batch, prompt_len=prompt_len,
+              output_len=output_len, seq_len=seq_len, global_batch=global_batch,
+              max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
+              min_tokens_per_s=min_tokens_per_s, **kwargs)
+    if count is None or not isinstance(count, Sequence | np.ndarray):
+        return _fit_one(model, chip, None if count is None else int(count), purpose, **kw)
+    counts = [int(n) for n in np.ravel(count)]
+    if not counts:
+        raise SpecError("count must be a chip count or a non-empty list of them")
+    answers = [_fit_one(model, chip, n, purpose, **kw) for n in counts]
+    frame = pd.concat([a.frame for a in answers], ignore_index=True)
+    frame.insert(column_after(frame, "fits"), "layout", [
+        ", ".join(f"{k}={v}" for k, v in a.assumptions.get("layout", {}).items()) or None
+        for a in answers])
+    layouts = pd.concat([a.layouts.assign(count=n) for a, n in zip(answers, counts,
+                                                                    strict=True)],
+                        ignore_index=True)
+    shared = {k: v for k, v in answers[0].assumptions.items()
+              if k not in ("layout", "memory_per_device_bytes", "expected")}
+    return FitResult(frame, shared, layouts)
+
+
+def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
+             chip: str | Path | Chip | Mapping[str, Any], count: int | None,
+             purpose: Purpose, *, precision: Any, batch: int, prompt_len: int,
+             output_len: int, seq_len: int, global_batch: int | None,
+             max_tpot_s: float | None, max_ttft_s: float | None,
+             min_tokens_per_s: float | None, **kwargs: Any) -> FitResult:
+    """:func:`fit` for one chip count (or none: the fewest that fit)."""
     m, c = load_model(model), load_chip(chip)
     check_choice("purpose", purpose)
     check_scalars(count=count, max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
@@ -187,7 +228,7 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
         "weights_total_bytes": weights, "capacity_bytes": cap,
         "memory_bytes": float(best["memory_bytes"]) if best else None, "reason": reason,
     }])
-    return FitResult(frame, assumptions, table)
+    return FitResult(with_aliases(frame, model=model, chip=chip), assumptions, table)
 
 
 def _training_counts(c: Chip, count: int | None = None, limit: int = 1 << 20) -> list[int]:
@@ -215,10 +256,12 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
             return (f"weights need {si(weights, 'B')} at {plabel}; {count} x {si(cap, 'B')} "
                     f"leaves {si(room - weights, 'B')} after the runtime reserve")
     if not table.empty and "memory_bytes" in table:
-        valid = table[table.get("valid", True) == True]  # noqa: E712 - pandas mask
+        mask = table["valid"].astype(bool) if "valid" in table else pd.Series(True, table.index)
+        valid = table.loc[mask]
         if not valid.empty:
             best = valid.sort_values("memory_bytes").iloc[0]
-            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(best).items() if v)
+            row = {str(k): v for k, v in best.items()}
+            parts = ", ".join(f"{k} {si(v, 'B')}" for k, v in _memory_parts(row).items() if v)
             lay = ", ".join(f"{k}={int(best[k])}" for k in ("tp", "pp", "ep", "dp")
                             if k in best)
             verdict = (f"the leanest layout ({lay}) needs {si(best['memory_bytes'], 'B')} "

@@ -20,8 +20,8 @@ from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 
 #: Columns ``compare`` can sort by (``sort_by``).
-SORT_KEYS = ("chip", "vendor", "memory_bytes", "fits", "chips_needed", "min_chips", "tp", "pp",
-             "ep", "ttft_s", "tpot_s", "output_tokens_per_s", "usd_per_m_input_tokens",
+SORT_KEYS = ("chip", "vendor", "capacity_bytes", "fits", "chips_needed", "min_chips", "tp", "pp",
+             "ep", "ttft_s", "tpot_s", "decode_tokens_per_s", "usd_per_m_input_tokens",
              "usd_per_m_output_tokens", "joules_per_output_token", "usd_per_chip_hour")
 
 
@@ -35,8 +35,9 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
 
     Each row: ``fits`` (on some layout), the layout with the most output tokens/s per chip
     (so the cheapest per token) and its ``chips_needed``, ``min_chips`` (the fewest that fit),
-    TTFT, TPOT, output tokens/s per replica, $ per 1M input and output tokens (chips
-    without a price get no $ figure and say so in ``note``) and energy per output token.
+    TTFT, TPOT, ``decode_tokens_per_s`` per replica, ``capacity_bytes`` per device, $ per
+    1M input and output tokens (chips without a price get no $ figure and say so in
+    ``note``) and energy per output token.
     """
     m = load_model(model)
     check_choice("sort_by", sort_by, SORT_KEYS)
@@ -54,7 +55,7 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
     rows = []
     for chip in [load_chip(c) for c in chips] if chips is not None else catalog_chips():
         row: dict[str, Any] = {"chip": chip.name, "vendor": chip.vendor,
-                               "memory_bytes": chip.memory.capacity}
+                               "capacity_bytes": chip.memory.capacity}
         verdict = fit(m, chip, None, "serve", batch=batch, prompt_len=prompt_len,
                       output_len=output_len, precision=precision, max_tpot_s=max_tpot_s,
                       **kwargs)
@@ -73,7 +74,7 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
         f = r.frame.iloc[0]
         row.update({"chips_needed": tp * pp, "min_chips": int(verdict.frame["min_chips"][0]),
                     "tp": tp, "pp": pp, "ep": ep, "ttft_s": f["ttft_s"],
-                    "tpot_s": f["tpot_s"], "output_tokens_per_s": f["decode_tokens_per_s"],
+                    "tpot_s": f["tpot_s"], "decode_tokens_per_s": f["decode_tokens_per_s"],
                     "decode_bound": f["decode_bound"]})
         if chip.price is not None:
             costs = serving_costs(r.frame, chip, None, utilisation, e)
@@ -86,6 +87,10 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
                 row["joules_per_output_token"] = float(costs["joules_per_output_token"][0])
         rows.append(row)
     frame = pd.DataFrame(rows)
+    if chips is not None:  # the names the caller used, beside the canonical ones
+        typed = {load_chip(c).name: c for c in chips}
+        frame.insert(1, "chip_alias", [typed[n] if isinstance(typed[n], str) else n
+                                       for n in frame["chip"]])
     if sort_by in frame:  # a column no chip has (no chip fits) leaves the catalog order
         frame = frame.sort_values(sort_by, na_position="last").reset_index(drop=True)
     assumptions = {

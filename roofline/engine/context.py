@@ -82,4 +82,6 @@ def context(model: str | Path | ModelSpec | Mapping[str, Any],
                             "max_position_embeddings"}
     import pandas as pd
 
-    return Result(pd.DataFrame([row]), assumptions)
+    from roofline.results import with_aliases
+
+    return Result(with_aliases(pd.DataFrame([row]), model=model, chip=chip), assumptions)

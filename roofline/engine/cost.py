@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -19,6 +19,9 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine.inputs import check_scalars
 from roofline.errors import SpecError
 from roofline.specs.chip import Chip
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Array = NDArray[np.float64]
 
@@ -102,10 +105,12 @@ def usd_per_million_tokens(chips: ArrayLike, usd_per_chip_hour: float,
     ``utilisation`` share of the hours paid for."""
     rate = np.asarray(tokens_per_s, dtype=np.float64) * np.asarray(utilisation)
     with np.errstate(divide="ignore"):
-        return np.asarray(chips) * usd_per_chip_hour / (rate * 3600.0) * 1e6
+        usd: Array = np.asarray(chips) * usd_per_chip_hour / (rate * 3600.0) * 1e6
+    return usd
 
 
-def serving_costs(frame: Mapping[str, Any], chip: Chip, usd_per_chip_hour: float | None = None,
+def serving_costs(frame: Mapping[str, Any] | pd.DataFrame, chip: Chip,
+                  usd_per_chip_hour: float | None = None,
                   utilisation: float = 1.0,
                   energy: EnergyAssumptions | None = None) -> dict[str, Array]:
     """Cost of a static-batch serving result (``infer`` frame): chip time spent in prefill

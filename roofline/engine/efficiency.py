@@ -234,31 +234,35 @@ def uncertainty_band(kind: Kind) -> Band:
 def band_columns(out: Mapping[str, Any], kind: Kind, *, mode: Mode = "expected",
                  times: tuple[str, ...] | None = None, rates: tuple[str, ...] | None = None
                  ) -> dict[str, Any]:
-    """``*_low`` / ``*_high`` columns for the expected-mode figures in ``out``.
+    """``low`` / ``high`` variants (:func:`roofline.results.variant`) of the expected-mode
+    figures in ``out``.
 
     Times ``x_s`` get ``x_low_s`` (optimistic: ``x_s / band.high``, never below the ideal
     ``x_ideal_s`` when there is one) and ``x_high_s`` (``x_s / band.low``); rates ``r`` get
-    ``r_low`` = ``r x band.low`` and ``r_high`` = ``r x band.high`` (never above ``r_ideal``).
-    By default every ``x_s`` with an ``x_ideal_s`` partner is a time and every ``r`` with an
-    ``r_ideal`` partner a rate. In ideal mode the band has zero width.
+    low = ``r x band.low`` and high = ``r x band.high`` (never above the ideal). By default
+    every ``x_s`` with an ``x_ideal_s`` partner is a time and every other column with an
+    ideal partner a rate. In ideal mode the band has zero width.
     """
+    from roofline.results import variant
+
     band = uncertainty_band(kind) if mode == "expected" else Band()
     if times is None:
-        times = tuple(k for k in out if k.endswith("_s") and f"{k[:-2]}_ideal_s" in out)
+        times = tuple(k for k in out if k.endswith("_s") and not k.endswith("_per_s")
+                      and variant(k, "ideal") in out)
     if rates is None:
-        rates = tuple(k for k in out if f"{k}_ideal" in out)
+        rates = tuple(k for k in out if k not in times and variant(k, "ideal") in out)
     cols: dict[str, Any] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in times:
             t = np.asarray(out[k], dtype=np.float64)
-            ideal = out.get(f"{k[:-2]}_ideal_s")
+            ideal = out.get(variant(k, "ideal"))
             low = t / band.high
-            cols[f"{k[:-2]}_low_s"] = low if ideal is None else np.maximum(low, ideal)
-            cols[f"{k[:-2]}_high_s"] = t / band.low
+            cols[variant(k, "low")] = low if ideal is None else np.maximum(low, ideal)
+            cols[variant(k, "high")] = t / band.low
         for k in rates:
             r = np.asarray(out[k], dtype=np.float64)
-            ideal = out.get(f"{k}_ideal")
+            ideal = out.get(variant(k, "ideal"))
             high = r * band.high
-            cols[f"{k}_low"] = r * band.low
-            cols[f"{k}_high"] = high if ideal is None else np.minimum(high, ideal)
+            cols[variant(k, "low")] = r * band.low
+            cols[variant(k, "high")] = high if ideal is None else np.minimum(high, ideal)
     return cols

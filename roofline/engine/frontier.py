@@ -118,7 +118,7 @@ class FrontierResult(Result):
         col = self.configurations["output_tokens_per_s_per_chip"]
         return self.configurations.loc[col.idxmax()]
 
-    def plot(self, **kwargs: Any) -> Any:
+    def _figure(self, **kwargs: Any) -> Any:
         """Tokens/s per chip against tokens/s per user, one line per serving mode."""
         return super().plot(x="output_tokens_per_s_per_user",
                             y="output_tokens_per_s_per_chip", color="mode", **kwargs)

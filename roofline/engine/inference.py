@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine.cluster import MAX_CHIPS, Cluster
 from roofline.engine.efficiency import (
     Efficiency,
@@ -50,7 +51,7 @@ from roofline.engine.precision import Precision, get_precision
 from roofline.engine.step import Step
 from roofline.engine.timing import OpTime
 from roofline.errors import SpecError
-from roofline.results import Result, frame_from_columns
+from roofline.results import Result, frame_from_columns, variant, with_aliases
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
@@ -160,7 +161,7 @@ class InferenceResult(Result):
         ph = self._phases[phase]
         return op_frame((ph.expected if mode == "expected" else ph.ideal).ops, index)
 
-    def plot(self, **kwargs: Any) -> Any:
+    def _figure(self, **kwargs: Any) -> Any:
         """Roofline figure of this scenario's operators (plotly)."""
         from roofline.views.plots import roofline_figure
 
@@ -185,12 +186,14 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
-    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``tokens_per_s_per_request``,
-    ``decode_tokens_per_s`` (all replicas), ``weights_bytes``, ``kv_cache_bytes``,
-    ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and ``memory_fraction`` per
-    device, ``fits``, ``max_batch`` and ``max_context`` that fit, ``*_ideal_*`` columns
-    at datasheet peak, and an uncertainty band beside each expected time and rate
-    (``tpot_low_s`` / ``tpot_high_s``, ``decode_tokens_per_s_low`` / ``_high``, ...: the
+    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``request_tokens_per_s`` (one
+    request's decode rate), ``decode_tokens_per_s`` (all requests of all replicas),
+    ``output_tokens_per_s`` (generated tokens over the whole request), ``weights_bytes``,
+    ``kv_cache_bytes``, ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and
+    ``memory_fraction`` per device, ``fits``, ``max_batch`` and ``max_context`` that fit,
+    ``*_ideal_*`` columns at datasheet peak, and an uncertainty band beside each expected
+    time and rate
+    (``tpot_low_s`` / ``tpot_high_s``, ``decode_low_tokens_per_s``, ...: the
     10th-90th percentile of published serving runs around the expected value,
     :func:`~roofline.engine.efficiency.band_columns`). Assumptions (efficiencies, reserve,
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
@@ -198,6 +201,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     instead, as :func:`~roofline.engine.training.train` does. A prompt plus output beyond
     the model's ``max_position_embeddings`` is an error unless ``allow_beyond_context``.
     """
+    check_lengths(batch=batch, prompt_len=prompt_len, output_len=output_len, tp=tp, pp=pp,
+                  ep=ep)
     m, c = _resolve(model, chip)
     p = get_precision(precision, m.quantization)
     numbers = {"batch": batch, "prompt_len": prompt_len, "output_len": output_len, "tp": tp,
@@ -265,19 +270,23 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
                            "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
                            "ep": ep_, "chips": n_chips, "replicas": replicas}
     metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
-    for mode, suffix in (("expected", ""), ("ideal", "_ideal")):
+    for mode in ("expected", "ideal"):
         pre = getattr(prefill, mode)
         dec = getattr(decode, mode)
         ttft = fill * pre.total_s
         tpot = dec.total_s
         e2e = ttft + (o - 1) * tpot
-        out[f"ttft{suffix}_s"] = ttft
-        out[f"tpot{suffix}_s"] = tpot
-        out[f"e2e{suffix}_s"] = e2e
-        out[f"tokens_per_s_per_request{suffix}"] = 1.0 / tpot
-        out[f"decode_tokens_per_s{suffix}"] = b / tpot * replicas
-        out[f"throughput_tokens_per_s{suffix}"] = b * o / e2e * replicas
-    # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
+
+        def name(column: str, mode: str = mode) -> str:
+            return column if mode == "expected" else variant(column, "ideal")
+
+        out[name("ttft_s")] = ttft
+        out[name("tpot_s")] = tpot
+        out[name("e2e_s")] = e2e
+        out[name("request_tokens_per_s")] = 1.0 / tpot
+        out[name("decode_tokens_per_s")] = b / tpot * replicas
+        out[name("output_tokens_per_s")] = b * o / e2e * replicas
+    # Uncertainty band (x_low_s / x_high_s, r_low_tokens_per_s / ...) from the residuals
     # of the published serving cases (efficiency.band_columns, docs/validation.md).
     out.update(band_columns(out, "serving"))
     out["decode_comm_s"] = decode.expected.comm_s
@@ -311,7 +320,7 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
         out.update(shown)
     out["valid"] = valid
     out["reason"] = reasons
-    frame = frame_from_columns(out, shape)
+    frame = with_aliases(frame_from_columns(out, shape), model=model, chip=chip)
     assumptions = {
         "efficiency (expected)": effs[1].describe(),
         "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",

@@ -1,9 +1,10 @@
-"""Sweeps: the cartesian product of any inputs as one tidy DataFrame, at engine speed.
+"""Sweeps: the cartesian product of any inputs as one tidy table, at engine speed.
 
 Categorical axes (models, chips, precision recipes, purpose) are few and looped over;
 numeric axes (batch, context, layout degrees, ...) are expanded into one flat grid and
 evaluated by a single vectorised engine call per chunk. Chunks bound memory (~2 kB per
-row while computing); with a ``dask.distributed`` client they run on the cluster.
+row while computing); with a ``dask.distributed`` client each worker builds its own chunk
+of the grid from the axes (:mod:`roofline.scale_out`, which also reduces on the workers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from roofline.engine.inputs import check_choice, check_numbers
 from roofline.errors import Problem, SpecError
+from roofline.results import Result, constant_category
 
 Purpose = Literal["serve", "train"]
 #: Rows per engine call: ~1 GB of working memory on the serving engine.
@@ -38,6 +40,11 @@ def _as_list(x: Any) -> list[Any]:
     if isinstance(x, str | Mapping | BaseModel) or not isinstance(x, Iterable):
         return [x]
     return list(x)
+
+
+def axis_names(purpose: Purpose) -> tuple[str, ...]:
+    """The numeric inputs of ``purpose`` that a sweep crosses."""
+    return _SERVE_AXES if purpose == "serve" else _TRAIN_AXES
 
 
 def _grid(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -81,9 +88,9 @@ def _run_chunk(purpose: Purpose, model: Any, chip: Any, precision: Any,
                grid: Mapping[str, np.ndarray], fixed: Mapping[str, Any]) -> pd.DataFrame:
     """One vectorised engine call over a slice of the grid."""
     res = _engine(purpose)(model, chip, precision=precision, **grid, **fixed)
-    frame = res.frame
-    frame.insert(0, "purpose", pd.Categorical.from_codes(np.zeros(len(frame), np.int8),
-                                                          [purpose]))
+    frame: pd.DataFrame = res.frame
+    frame.insert(0, "purpose", pd.Series(constant_category(purpose, len(frame)),
+                                         index=frame.index))
     return frame
 
 
@@ -92,7 +99,8 @@ class _Progress:
 
     def __init__(self, total: int, enabled: bool | None) -> None:
         self.total, self.done, self.enabled = total, 0, enabled
-        self.start, self.bar = time.perf_counter(), None
+        self.start = time.perf_counter()
+        self.bar: Any = None  # a tqdm bar once shown
 
     def update(self, rows: int) -> None:
         self.done += rows
@@ -118,7 +126,7 @@ class _Progress:
 def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "serve",
           precision: Any = "native", chunk_rows: int = DEFAULT_CHUNK_ROWS,
           client: Any = None, progress: bool | None = None,
-          **axes: Any) -> pd.DataFrame:
+          **axes: Any) -> Result:
     """Evaluate every combination of the inputs; one row per combination.
 
     ``models``, ``chips``, ``precision`` and ``purpose`` may be single values or lists;
@@ -128,8 +136,10 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
     unchanged (e.g. ``attention_kernel``, ``efficiency``, ``count``). Invalid layouts stay in
     the table with ``valid=False`` and a ``reason``.
 
-    ``client``: a ``dask.distributed.Client``; chunks then run as tasks on its workers.
-    ``progress``: None shows a bar only for sweeps longer than a second.
+    ``client``: a ``dask.distributed.Client``; each task then builds its chunk of the grid
+    from the axes on a worker, and the rows are gathered here (for reductions that keep
+    the rows on the workers, see :mod:`roofline.scale_out`). ``progress``: None shows a bar
+    only for sweeps longer than a second. Returns a :class:`~roofline.results.Result`.
     """
     purposes = _as_list(purpose)
     for name, given in (("models", models), ("chips", chips), ("precision", precision),
@@ -140,6 +150,13 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
         check_choice("purpose", purp)
         _check_keywords(purp, set(axes) | {"precision"})
     check_numbers(**{k: v for k, v in axes.items() if k in (*_SERVE_AXES, *_TRAIN_AXES)})
+    if client is not None:
+        from roofline import scale_out
+
+        return Result(_categorical(scale_out.gather(
+            client, [c for p in _as_list(purpose) for c in scale_out.plan(
+                models, chips, purpose=p, precision=precision, chunk_rows=chunk_rows,
+                **axes)])))
     jobs: list[tuple[Purpose, Any, Any, Any, dict[str, np.ndarray], dict[str, Any]]] = []
     total = 0
     for purp, model, chip, prec in itertools.product(purposes, _as_list(models),
@@ -153,18 +170,19 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
             part = {k: v[lo:lo + chunk_rows] for k, v in grid.items()}
             jobs.append((purp, model, chip, prec, part, fixed))
             total += min(chunk_rows, n - lo)
-    if client is not None:
-        futures = client.map(lambda job: _run_chunk(*job), jobs, pure=False)
-        frames = client.gather(futures)
-    else:
-        bar = _Progress(total, progress)
-        frames = []
-        for job in jobs:
-            frames.append(_run_chunk(*job))
-            bar.update(len(frames[-1]))
-        bar.close()
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for col in ("purpose", "model", "chip", "precision"):
+    bar = _Progress(total, progress)
+    frames = []
+    for job in jobs:
+        frames.append(_run_chunk(*job))
+        bar.update(len(frames[-1]))
+    bar.close()
+    return Result(_categorical(pd.concat(frames, ignore_index=True) if len(frames) > 1
+                               else frames[0]))
+
+
+def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Name columns as categories, however the chunks' categories differed."""
+    for col in ("purpose", "model", "model_alias", "chip", "chip_alias", "precision"):
         if col in frame and not isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].astype("category")
     return frame

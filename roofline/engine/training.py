@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine import collectives as col
 from roofline.engine.cluster import Cluster
 from roofline.engine.cost import (
@@ -86,7 +87,7 @@ from roofline.engine.training_memory import (
     training_memory,
 )
 from roofline.errors import Problem, SpecError
-from roofline.results import Result, frame_from_columns
+from roofline.results import Result, frame_from_columns, with_aliases
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
@@ -543,6 +544,10 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     raises :class:`SpecError` instead: all inputs scalars). Assumptions are listed in
     ``assumptions``.
     """
+    check_lengths(seq_len=seq_len, global_batch=global_batch, count=count,
+                  micro_batch=micro_batch, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero,
+                  recompute=recompute, sequence_parallel=sequence_parallel,
+                  interleave=interleave, dp_overlap=dp_overlap)
     m = load_model(model)
     if isinstance(chip, Cluster):
         cluster = chip
@@ -596,7 +601,7 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions = _assumptions(m, c, cluster, p, eff, optimizer, master_weights, cp_mode,
                                attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
-    # Uncertainty band (step_time_low_s / _high_s, tokens_per_s_low / _high, mfu_low / _high)
+    # Uncertainty band (step_time_low_s / _high_s, low_tokens_per_s / high_..., mfu_low / _high)
     # from the calibration residuals of published training runs (docs/validation.md).
     out.update(band_columns(out, "training", mode=mode, times=("step_time_s",),
                             rates=("tokens_per_s", "tokens_per_s_per_chip", "mfu")))
@@ -604,7 +609,9 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     assumptions["fidelity"] = fidelity("training", c, m, mode=mode, count=float(np.max(n))).text
     out["valid"] = valid
     out["reason"] = reasons
-    return TrainingResult(frame_from_columns(out, shape), assumptions)
+    frame = with_aliases(frame_from_columns(out, shape), model=model,
+                         chip=chip.chip.name if isinstance(chip, Cluster) else chip)
+    return TrainingResult(frame, assumptions)
 
 
 def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...]) -> NDArray[np.str_]:

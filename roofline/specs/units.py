@@ -122,22 +122,28 @@ def _reader(kind: Kind) -> Callable[[object, ValidationInfo], float]:
     return read
 
 
-def _quantity(kind: Kind, example: str) -> object:
-    """A pydantic type: a positive float in SI units, read from a number or a unit string
-    (in spec files, validated with :data:`UNITS_REQUIRED`, only from a unit string)."""
-    schema = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                        {"type": "string", "examples": [example]}],
-              "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
-                             f"with a unit, e.g. {example!r}"}
-    return Annotated[float, BeforeValidator(_reader(kind)),
-                     AfterValidator(_in_range(kind)), WithJsonSchema(schema)]
+def _schema(kind: Kind, example: str) -> WithJsonSchema:
+    """The JSON Schema of a quantity: a positive number in SI units or a unit string."""
+    return WithJsonSchema({
+        "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                  {"type": "string", "examples": [example]}],
+        "description": f"{kind.replace('_', ' ')}: a number in SI base units or a string "
+                       f"with a unit, e.g. {example!r}"})
 
 
-FlopsPerS = _quantity("flops_per_s", "989.4 TFLOP/s")
-Bytes = _quantity("bytes", "80 GB")
-BytesPerS = _quantity("bytes_per_s", "3.35 TB/s")
-Watts = _quantity("watts", "700 W")
-Count = _quantity("count", "671B")
+# pydantic types: a positive float in SI units, read from a number or a unit string (in spec
+# files, validated with :data:`UNITS_REQUIRED`, only from a unit string)
+FlopsPerS = Annotated[float, BeforeValidator(_reader("flops_per_s")),
+                      AfterValidator(_in_range("flops_per_s")),
+                      _schema("flops_per_s", "989.4 TFLOP/s")]
+Bytes = Annotated[float, BeforeValidator(_reader("bytes")), AfterValidator(_in_range("bytes")),
+                  _schema("bytes", "80 GB")]
+BytesPerS = Annotated[float, BeforeValidator(_reader("bytes_per_s")),
+                      AfterValidator(_in_range("bytes_per_s")), _schema("bytes_per_s", "3.35 TB/s")]
+Watts = Annotated[float, BeforeValidator(_reader("watts")), AfterValidator(_in_range("watts")),
+                  _schema("watts", "700 W")]
+Count = Annotated[float, BeforeValidator(_reader("count")), AfterValidator(_in_range("count")),
+                  _schema("count", "671B")]
 
 
 #: Units :func:`format_quantity` writes, largest first.

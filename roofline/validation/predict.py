@@ -8,7 +8,7 @@ given :class:`~roofline.engine.efficiency.Efficiency`, by default the calibrated
 - ``memory``: a streaming kernel moving ``streams`` x ``buffer_bytes`` (STREAM's
   convention: bytes read plus bytes written), bytes/s.
 - ``serving``: :func:`infer`, output tokens per second of the whole system
-  (``throughput_tokens_per_s``: batch x output / (prefill + decode)); a batch of
+  (``output_tokens_per_s``: batch x output / (prefill + decode)); a batch of
   ``{fit: true, cap: N}`` is the largest that fits in memory, at most N.
 - ``training``: :func:`train`, tokens per second converted into the source's unit with the
   source's own FLOP count (``convention``: ``megatron`` = Narayanan et al. 2021 eq. 3 with
@@ -115,8 +115,8 @@ def _predict_serving(case: Case, eff: Efficiency
     f = r.frame
     fits = bool(f["fits"].all())
     notes = tuple(x for x in (why, "" if fits else "does not fit in memory") if x)
-    return (f["throughput_tokens_per_s"].to_numpy(),
-            float(f["throughput_tokens_per_s_ideal"].iloc[0]), notes)
+    return (f["output_tokens_per_s"].to_numpy(),
+            float(f["output_ideal_tokens_per_s"].iloc[0]), notes)
 
 
 _TRAIN_KEYS = ("model", "chip", "count", "seq_len", "global_batch", "micro_batch", "tp", "pp",

@@ -13,6 +13,7 @@ import yaml
 
 from roofline.engine.efficiency import CALIBRATION_FILE, FACTORS, Band, calibration
 from roofline.engine.fidelity import BACKTEST_FILE, backtest
+from roofline.errors import Problem, SpecError
 from roofline.specs.catalog import load_chip
 from roofline.validation.calibrate import (
     HUBER_DELTA,
@@ -37,6 +38,12 @@ from roofline.validation.report import (
 
 _ROOT = Path(__file__).resolve().parents[2]
 DOC_PATH = _ROOT / "docs" / "validation.md"
+
+
+def in_source_checkout() -> bool:
+    """True when running from the repository (editable install), where the report and the
+    calibration have default homes; an installed wheel writes only where it is told."""
+    return (_ROOT / "pyproject.toml").is_file() and DOC_PATH.parent.is_dir()
 #: Median out-of-sample |error| each end-to-end kind must stay within (the tests guard it).
 GUARD: dict[str, float] = {"training": 0.25, "serving": 0.20}
 
@@ -175,9 +182,17 @@ def validate_runs(*, calibrate_: bool = False, check: bool = False,
                   calibration_file: str | Path | None = None) -> int:
     """The ``roofline validate-runs`` command: evaluate, optionally refit, write the report.
 
-    Returns the exit status: 1 when an ideal bound is violated, when a kind's out-of-sample
-    median error is outside its guard, or (with ``check``) when the report is out of date.
+    Files are written only where told: the report to ``out`` and the calibration to
+    ``calibration_file``; in a source checkout they default to docs/validation.md and
+    roofline/engine/efficiency.yaml, elsewhere the report is not written and ``calibrate_``
+    needs ``calibration_file``. Returns the exit status: 1 when an ideal bound is violated,
+    when a kind's out-of-sample median error is outside its guard, or (with ``check``)
+    when the report is out of date.
     """
+    source = in_source_checkout()
+    if calibrate_ and calibration_file is None and not source:
+        raise SpecError([Problem("--calibrate outside a source checkout needs "
+                                 "--calibration-output PATH", field="calibration_file")])
     cs = load_cases(cases)
     report = build_report(cs, refit=calibrate_)
     if calibrate_:
@@ -188,10 +203,12 @@ def validate_runs(*, calibrate_: bool = False, check: bool = False,
         calibration.cache_clear()
         backtest.cache_clear()
         print(f"wrote {path} and {bt}")
-    doc = Path(out) if out else DOC_PATH
-    plot = doc.with_name(PLOT_NAME)
+    doc = Path(out) if out else (DOC_PATH if source else None)
+    plot = doc.with_name(PLOT_NAME) if doc is not None else None
     status = 0
-    if check:
+    if doc is None or plot is None:
+        print("report not written (pass --output PATH to write it)")
+    elif check:
         for p, text in ((doc, report.markdown), (plot, report.plot)):
             if not p.is_file() or p.read_text(encoding="utf-8") != text:
                 print(f"{p} is out of date: run `roofline validate-runs`")

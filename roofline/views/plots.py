@@ -58,6 +58,29 @@ _LAYOUT = {"template": "none", "colorway": PALETTE, "paper_bgcolor": "white",
            "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
            "legend": {"orientation": "h", "y": -0.18, "x": 0}}
 _TITLE = {"font": {"size": 14}, "x": 0.01, "xanchor": "left"}
+#: What a figure keeps under a template the user chose: placement, not colours.
+_PLACEMENT = ("margin", "legend")
+
+
+def _house_style() -> bool:
+    """True under plotly's stock default template (``plotly``): figures then use the house
+    style above. Under any other active template (``plotly.io.templates.default =
+    "plotly_dark"``, a company template) they use that template's colours and fonts."""
+    import plotly.io as pio
+
+    return pio.templates.default in ("plotly", None)
+
+
+def _layout() -> dict[str, Any]:
+    if _house_style():
+        return _LAYOUT
+    import plotly.io as pio
+
+    return {"template": pio.templates.default} | {k: _LAYOUT[k] for k in _PLACEMENT}
+
+
+def _grid() -> dict[str, Any]:
+    return _GRID if _house_style() else {"zeroline": False, "showline": True}
 _GRID = {"gridcolor": "#e5e7eb", "zeroline": False, "linecolor": "#9ca3af", "showline": True}
 
 
@@ -129,12 +152,12 @@ def operator_points(ops: pd.DataFrame) -> pd.DataFrame:
 def _operator_trace(ops: pd.DataFrame, phase: str) -> go.Scatter:
     pts = operator_points(ops)
     hover = [
-        f"<b>{r.operator}</b> ({phase}, {r.layers} layers, {r.dtype})<br>"
-        f"FLOPs {si(r.flops, 'FLOP')}<br>bytes {si(r.bytes, 'B')}<br>"
-        f"intensity {r.intensity_flop_per_byte:.3g} FLOP/B<br>"
-        f"time {seconds(r.time_s)} ({r.bound}-bound)<br>"
-        f"attains {si(r.attained_flops_per_s, 'FLOP/s')}"
-        for r in pts.itertuples()
+        f"<b>{r['operator']}</b> ({phase}, {r['layers']} layers, {r['dtype']})<br>"
+        f"FLOPs {si(r['flops'], 'FLOP')}<br>bytes {si(r['bytes'], 'B')}<br>"
+        f"intensity {r['intensity_flop_per_byte']:.3g} FLOP/B<br>"
+        f"time {seconds(r['time_s'])} ({r['bound']}-bound)<br>"
+        f"attains {si(r['attained_flops_per_s'], 'FLOP/s')}"
+        for r in pts.to_dict("records")
     ]
     style = PHASE_STYLE.get(phase, {"symbol": "square", "color": "#333"})
     return go.Scatter(
@@ -176,11 +199,11 @@ def roofline_figure(result: InferenceResult | None = None, *,
                  f"{int(row['prompt_len'])}, tp {int(row['tp'])}, {row['precision']}, "
                  f"{mode} (per device)")
     fig.update_layout(
-        **_LAYOUT, title={"text": title or "roofline", **_TITLE},
-        xaxis={**_GRID, "type": "log", "title": "arithmetic intensity (FLOP/byte)",
+        **_layout(), title={"text": title or "roofline", **_TITLE},
+        xaxis={**_grid(), "type": "log", "title": "arithmetic intensity (FLOP/byte)",
                "range": [math.log10(x_range[0]), math.log10(x_range[1])],
                "exponentformat": "power"},
-        yaxis={**_GRID, "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
+        yaxis={**_grid(), "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
         hovermode="closest")
     return fig
 
@@ -200,7 +223,7 @@ class MemoryBar:
 
     def part(self, key: str) -> float:
         v = self.parts_bytes.get(key, self.parts_bytes.get(f"{key}_bytes"))
-        return float(v) if _finite(v) else 0.0
+        return float(v) if v is not None and _finite(v) else 0.0
 
     @property
     def total_bytes(self) -> float:
@@ -239,10 +262,10 @@ def memory_figure(bars: Sequence[MemoryBar], *, title: str = "memory per device"
     for i, cap in enumerate(caps):  # the capacity as a line across each bar
         fig.add_shape(type="line", xref="x", yref="y", x0=i - 0.45, x1=i + 0.45, y0=cap,
                       y1=cap, line={"color": "black", "width": 3})
-    fig.update_layout(**_LAYOUT, barmode="stack", title={"text": title, **_TITLE},
-                      yaxis={**_GRID, "title": "bytes per device", "exponentformat": "SI",
+    fig.update_layout(**_layout(), barmode="stack", title={"text": title, **_TITLE},
+                      yaxis={**_grid(), "title": "bytes per device", "exponentformat": "SI",
                              "ticksuffix": "B"},
-                      xaxis={**_GRID, "title": None, "type": "category"}, hovermode="closest")
+                      xaxis={**_grid(), "title": None, "type": "category"}, hovermode="closest")
     return fig
 
 
@@ -294,10 +317,10 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
                 line={"color": colour},
                 marker={"color": colour, "size": 8,
                         "symbol": "circle" if fits else "circle-open"}))
-    fig.update_layout(**_LAYOUT, title={"text": title, **_TITLE},
-                      xaxis={**_GRID, "type": "log", "title": "output tokens/s per chip",
+    fig.update_layout(**_layout(), title={"text": title, **_TITLE},
+                      xaxis={**_grid(), "type": "log", "title": "output tokens/s per chip",
                              "tickformat": "~s"},
-                      yaxis={**_GRID, "type": "log", "title": "time per output token (ms)",
+                      yaxis={**_grid(), "type": "log", "title": "time per output token (ms)",
                              **_log_ticks(all_ms)},
                       hovermode="closest")
     return fig
@@ -325,10 +348,10 @@ def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str =
                              textposition="none", hovertemplate="%{text}<extra></extra>",
                              marker_color=PALETTE[i % len(PALETTE)]))
     note = sorted(set(missing))
-    fig.update_layout(**_LAYOUT, barmode="group", title={"text": title, **_TITLE},
-                      yaxis={**_GRID, "title": axis_title, "tickprefix": "$",
+    fig.update_layout(**_layout(), barmode="group", title={"text": title, **_TITLE},
+                      yaxis={**_grid(), "title": axis_title, "tickprefix": "$",
                              "exponentformat": "SI"},
-                      xaxis={**_GRID, "type": "category"})
+                      xaxis={**_grid(), "type": "category"})
     if note:
         fig.add_annotation(text="no figure for: " + ", ".join(note), xref="paper",
                            yref="paper", x=0, y=1.06, showarrow=False, xanchor="left",
@@ -371,9 +394,9 @@ def table_figure(frame: pd.DataFrame, *, x: str | None = None, y: str | None = N
                                  line={"color": PALETTE[i % len(PALETTE)]}))
     lx = _log_axis(frame[x]) if log_x is None else log_x
     ly = _log_axis(frame[y]) if log_y is None else log_y
-    fig.update_layout(**_LAYOUT, title={"text": title or f"{y} vs {x}", **_TITLE},
-                      xaxis={**_GRID, "title": x, "type": "log" if lx else "linear"},
-                      yaxis={**_GRID, "title": y, "type": "log" if ly else "linear"},
+    fig.update_layout(**_layout(), title={"text": title or f"{y} vs {x}", **_TITLE},
+                      xaxis={**_grid(), "title": x, "type": "log" if lx else "linear"},
+                      yaxis={**_grid(), "title": y, "type": "log" if ly else "linear"},
                       showlegend=color is not None, hovermode="closest")
     return fig
 

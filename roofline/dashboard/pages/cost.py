@@ -44,7 +44,7 @@ FIELDS: tuple[Field, ...] = (
 SERVE_KEYS = ("batch", "prompt", "output", "util")
 TRAIN_KEYS = ("count", "seq", "gbatch", "tokens")
 SERVE_COLUMNS = ("chip", "fits", "chips_needed", "tp", "pp", "ep", "ttft_s", "tpot_s",
-                 "output_tokens_per_s", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
+                 "decode_tokens_per_s", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
                  "joules_per_output_token", "usd_per_chip_hour", "note")
 SERVE_COSTS = {"usd_per_m_input_tokens": "$ per 1M input tokens",
                "usd_per_m_output_tokens": "$ per 1M output tokens"}
