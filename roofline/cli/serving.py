@@ -35,7 +35,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=precision_arg(args.precision),
                     tp=args.tp, pp=args.pp, ep=args.ep,
-                    attention_kernel=args.attention_kernel, **beyond_context(args))
+                    attention_kernel=args.attention_kernel,
+                    allow_beyond_context=args.allow_beyond_context)
     if args.json:
         d = res.to_dict()
         d["operators"] = {ph: records(res.operators(ph)) for ph in ("prefill", "decode")}
@@ -96,7 +97,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     res = api.compare(args.model, chips, batch=args.batch, prompt_len=args.prompt_len,
                       output_len=args.output_len, precision=precision_arg(args.precision),
                       max_tpot_s=ms_to_s(args.max_tpot_ms),
-                      sort_by=args.sort, **beyond_context(args))
+                      sort_by=args.sort, allow_beyond_context=args.allow_beyond_context)
     if args.json:
         print_json(res.to_dict())
         return 0
@@ -136,7 +137,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     lay = verdict.assumptions["layout"]
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=precision_arg(args.precision),
-                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"], **beyond_context(args))
+                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"],
+                    allow_beyond_context=args.allow_beyond_context)
     chip = load_chip(args.chip)
     costs = serving_costs(res.frame, chip, args.usd_per_chip_hour, args.utilisation)
     for k, v in costs.items():

@@ -42,7 +42,7 @@ class Range:
                                                    else (x >= self.low))
         if self.whole:
             ok &= x == np.round(x)
-        return ok
+        return np.asarray(ok, dtype=bool)
 
 
 #: Every numeric scenario input, by argument name. The bounds are far past any real use

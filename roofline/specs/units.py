@@ -110,9 +110,9 @@ UNITS_REQUIRED = {"units_required": True}
 def _reader(kind: Kind) -> Callable[[object, ValidationInfo], float]:
     def read(value: object, info: ValidationInfo) -> float:
         # a bare 0, negative or NaN is refused by the range check, with its own message
-        bare = (isinstance(value, int | float) and not isinstance(value, bool)
-                and 0 < value < float("inf"))
-        if bare and kind != "count" and (info.context or {}).get("units_required"):
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and 0 < value < float("inf") and kind != "count"
+                and (info.context or {}).get("units_required")):
             hint = (f"{value:g} {LIKELY_UNIT[kind]}" if abs(value) < 1e4
                     else format_quantity(float(value), kind))
             raise ValueError(f"{value!r} has no unit; write the unit, e.g. '{hint}'")
