@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from roofline import cli
+from roofline.cli import catalog
 
 
 def _boom(args: Any) -> int:
@@ -17,7 +18,7 @@ def _boom(args: Any) -> int:
 
 @pytest.fixture
 def buggy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "cmd_params", _boom)
+    monkeypatch.setattr(catalog, "cmd_params", _boom)
 
 
 def test_a_bug_is_one_line_and_exit_3(buggy: None, capsys: Any) -> None:
