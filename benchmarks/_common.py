@@ -29,8 +29,8 @@ otherwise idle machine unless stated; CPU count matters, so compare like with li
 
 
 #: Order of the sections in the file.
-ORDER = ["single", "sweep", "layouts", "frontier", "import", "callbacks", "load", "load-saturated",
-         "peers"]
+ORDER = ["targets", "single", "sweep", "layouts", "frontier", "import", "callbacks", "load",
+         "load-saturated", "peers", "peer-ratios"]
 
 
 def _cpu_model() -> str:

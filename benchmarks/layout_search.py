@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
           f"; {n:,} layouts, {ok:,} fit; {res.reason}")
     rows.append(("serving: `fit('gpt-4', 'h100', 4096)`", f"{best:.3f}", f"{n:,}", f"{ok:,}",
                  res.reason))
-    from roofline.engine.training import search_training_layouts
+    from roofline.engine.training.search import search_training_layouts
 
     search_training_layouts("llama-3-8b", "h100", 8, seq_len=4096, global_batch=64)  # warm-up
     best, times, table_ = _best_of(args.repeat, lambda: search_training_layouts(

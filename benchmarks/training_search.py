@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from roofline.engine.training import search_training_layouts
+from roofline.engine.training.search import search_training_layouts
 from roofline.specs import load_chip, load_model
 
 

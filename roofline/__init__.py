@@ -11,38 +11,98 @@ arrays for numeric inputs, and returns a :class:`Result` (a tidy DataFrame under
 False
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from roofline._version import __version__
-from roofline.broadcasting import grid
-from roofline.engine.capacity import FitResult, fit, search_layouts
-from roofline.engine.cluster import Cluster, load_cluster, make_cluster
-from roofline.engine.compare import compare
-from roofline.engine.context import context
-from roofline.engine.efficiency import Efficiency, efficiency_for
-from roofline.engine.fidelity import Fidelity, fidelity
-from roofline.engine.frontier import FrontierResult, frontier
-from roofline.engine.inference import InferenceResult, infer
-from roofline.engine.params import ParamCount, count_params
-from roofline.engine.precision import RECIPES, Precision, get_precision
-from roofline.engine.queueing import max_rate, serve_at_rate
-from roofline.engine.serving import continuous, decode_crossover_batch
-from roofline.engine.serving_layouts import search_serving_layouts
-from roofline.engine.speculative import expected_tokens_per_step, speculative
-from roofline.engine.sweep import sweep
-from roofline.engine.training import TrainingResult, search_training_layouts, train
-from roofline.engine.training_flops import compute_optimal, training_compute
-from roofline.errors import SpecError
-from roofline.results import Result
-from roofline.specs import (
-    BYTES_PER_ELEMENT,
-    Chip,
-    Dtype,
-    ModelSpec,
-    from_hf_config,
-    list_chips,
-    list_models,
-    load_chip,
-    load_model,
-)
+
+if TYPE_CHECKING:
+    from roofline.broadcasting import grid
+    from roofline.engine.planning.compare import compare
+    from roofline.engine.planning.context import context
+    from roofline.engine.planning.fit import FitResult, fit, search_layouts
+    from roofline.engine.planning.frontier import FrontierResult, frontier
+    from roofline.engine.planning.serving_layouts import search_serving_layouts
+    from roofline.engine.planning.sweep import sweep
+    from roofline.engine.scenario.cluster import Cluster, load_cluster, make_cluster
+    from roofline.engine.scenario.precision import RECIPES, Precision, get_precision
+    from roofline.engine.serving.batching import continuous, decode_crossover_batch
+    from roofline.engine.serving.inference import InferenceResult, infer
+    from roofline.engine.serving.queueing import max_rate, serve_at_rate
+    from roofline.engine.serving.speculative import expected_tokens_per_step, speculative
+    from roofline.engine.timing.efficiency import Efficiency, efficiency_for
+    from roofline.engine.timing.fidelity import Fidelity, fidelity
+    from roofline.engine.training.flops import compute_optimal, training_compute
+    from roofline.engine.training.run import TrainingResult, train
+    from roofline.engine.training.search import search_training_layouts
+    from roofline.errors import SpecError
+    from roofline.results import Result
+    from roofline.specs import (
+        BYTES_PER_ELEMENT,
+        Chip,
+        Dtype,
+        ModelSpec,
+        from_hf_config,
+        list_chips,
+        list_models,
+        load_chip,
+        load_model,
+    )
+    from roofline.specs.params import ParamCount, count_params
+
+#: Where each public name lives. ``import roofline`` loads none of them (it stays fast and
+#: pulls in neither pandas nor plotly); a name's module is imported on first access.
+_EXPORTS: dict[str, str] = {
+    "grid": "roofline.broadcasting",
+    "Cluster": "roofline.engine.scenario.cluster",
+    "load_cluster": "roofline.engine.scenario.cluster",
+    "make_cluster": "roofline.engine.scenario.cluster",
+    "compare": "roofline.engine.planning.compare",
+    "context": "roofline.engine.planning.context",
+    "FitResult": "roofline.engine.planning.fit",
+    "fit": "roofline.engine.planning.fit",
+    "search_layouts": "roofline.engine.planning.fit",
+    "FrontierResult": "roofline.engine.planning.frontier",
+    "frontier": "roofline.engine.planning.frontier",
+    "search_serving_layouts": "roofline.engine.planning.serving_layouts",
+    "sweep": "roofline.engine.planning.sweep",
+    "Precision": "roofline.engine.scenario.precision",
+    "RECIPES": "roofline.engine.scenario.precision",
+    "get_precision": "roofline.engine.scenario.precision",
+    "continuous": "roofline.engine.serving.batching",
+    "decode_crossover_batch": "roofline.engine.serving.batching",
+    "InferenceResult": "roofline.engine.serving.inference",
+    "infer": "roofline.engine.serving.inference",
+    "max_rate": "roofline.engine.serving.queueing",
+    "serve_at_rate": "roofline.engine.serving.queueing",
+    "expected_tokens_per_step": "roofline.engine.serving.speculative",
+    "speculative": "roofline.engine.serving.speculative",
+    "Efficiency": "roofline.engine.timing.efficiency",
+    "efficiency_for": "roofline.engine.timing.efficiency",
+    "Fidelity": "roofline.engine.timing.fidelity",
+    "fidelity": "roofline.engine.timing.fidelity",
+    "compute_optimal": "roofline.engine.training.flops",
+    "training_compute": "roofline.engine.training.flops",
+    "TrainingResult": "roofline.engine.training.run",
+    "search_training_layouts": "roofline.engine.training.search",
+    "train": "roofline.engine.training.run",
+    "SpecError": "roofline.errors",
+    "Result": "roofline.results",
+    "BYTES_PER_ELEMENT": "roofline.specs",
+    "Chip": "roofline.specs",
+    "Dtype": "roofline.specs",
+    "ModelSpec": "roofline.specs",
+    "from_hf_config": "roofline.specs",
+    "list_chips": "roofline.specs",
+    "list_models": "roofline.specs",
+    "load_chip": "roofline.specs",
+    "load_model": "roofline.specs",
+    "ParamCount": "roofline.specs.params",
+    "count_params": "roofline.specs.params",
+}
+
 
 __all__ = [
     "BYTES_PER_ELEMENT",
@@ -93,3 +153,21 @@ __all__ = [
     "train",
     "training_compute",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access (PEP 562)."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")  # a subpackage: roofline.specs
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

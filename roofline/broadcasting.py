@@ -25,7 +25,8 @@ def _values(x: Any) -> NDArray[Any]:
 
 def check_lengths(**inputs: Any) -> None:
     """Raise :class:`SpecError` naming both arguments when two list inputs differ in
-    length (lists are zipped, not crossed); scalars and one-element lists always fit."""
+    length (lists are zipped, not crossed) or two arrays do not broadcast together;
+    scalars and one-element lists always fit."""
     sized = {k: np.shape(v) for k, v in inputs.items()
              if v is not None and not isinstance(v, str | bytes) and np.ndim(v) > 0}
     first: tuple[str, tuple[int, ...]] | None = None
@@ -35,8 +36,16 @@ def check_lengths(**inputs: Any) -> None:
         if first is None:
             first = (name, shape)
             continue
-        if shape != first[1]:
-            a, sa = first
+        a, sa = first
+        if len(shape) == 1 and len(sa) == 1:
+            ok = shape == sa
+        else:  # arrays of several dimensions broadcast as numpy does
+            try:
+                np.broadcast_shapes(sa, shape)
+                ok = True
+            except ValueError:
+                ok = False
+        if not ok:
             raise SpecError([Problem(
                 f"{a} has {_n(sa)} and {name} has {_n(shape)}: list inputs are zipped (one "
                 "scenario per position) and must have equal lengths; for every combination "

@@ -13,15 +13,19 @@ caller typed beside them in ``model_alias`` and ``chip_alias``.
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import math
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
     import plotly.graph_objects as go
 
 #: Columns that count things (inputs and layout degrees): integers in every result.
@@ -35,6 +39,43 @@ UNIT_SUFFIXES = ("tokens_per_s_per_chip", "tokens_per_s", "bytes_per_s", "flops_
                  "bytes", "flops", "usd", "kwh", "kg", "j", "s")
 #: How many rows the notebook rendering shows.
 HTML_MAX_ROWS = 60
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A text column as codes into ``categories`` (a categorical column without pandas)."""
+
+    codes: np.ndarray
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A result table not yet built: columns (scalars or arrays broadcasting to ``shape``)
+    in order. :class:`Result` builds the DataFrame from it on first access to ``.frame``."""
+
+    data: dict[str, Any]
+    shape: tuple[int, ...]
+
+    @property
+    def rows(self) -> int:
+        return math.prod(self.shape)
+
+    def cell(self, column: str) -> Any:
+        """The first row's value of ``column``, as the frame would hold it (numbers as
+        float64, flags as bool, labels as str), without pandas."""
+        v = self.data[column]
+        if isinstance(v, Labels):
+            return v.categories[int(v.codes.reshape(-1)[0])]
+        if hasattr(v, "categories"):  # a pandas Categorical made by the engine
+            return v[0]
+        arr = np.asarray(v).reshape(-1)
+        if arr.dtype.kind in "fiu":
+            x = np.float64(arr[0])
+            return int(x) if column in INTEGER_COLUMNS and x.is_integer() else x
+        if arr.dtype.kind == "b":
+            return arr[0]
+        return arr[0].item() if isinstance(arr[0], np.generic) else arr[0]
 
 
 def variant(name: str, which: str) -> str:
@@ -52,6 +93,8 @@ def variant(name: str, which: str) -> str:
 
 def constant_category(value: Any, n: int) -> pd.Categorical:
     """``n`` copies of ``value`` as a one-category Categorical (one byte per row)."""
+    import pandas as pd
+
     codes: np.ndarray[tuple[Any, ...], np.dtype[np.int8]] = np.zeros(n, dtype=np.int8)
     return pd.Categorical.from_codes(codes, categories=pd.Index([value]))
 
@@ -69,10 +112,16 @@ def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.Da
     broadcast to it (flattened in C order), built for speed at a million rows: numeric
     columns share one float block, text columns are categorical; counting columns are
     then integers (:func:`integer_columns`)."""
+    import pandas as pd
+
     n = int(np.prod(shape))
     numeric: dict[str, np.ndarray] = {}
     other: dict[str, Any] = {}
     for k, v in columns.items():
+        if isinstance(v, Labels):
+            codes = np.broadcast_to(v.codes, shape).reshape(n)
+            other[k] = pd.Categorical.from_codes(codes, pd.Index(list(v.categories)))
+            continue
         if isinstance(v, pd.Categorical):
             other[k] = v
             continue
@@ -112,6 +161,29 @@ def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def alias(given: Any, canonical: str) -> str:
+    """The name the caller typed for a spec (``"h100"``), or the canonical name when a spec
+    object or file was passed."""
+    if isinstance(given, str) and not given.endswith((".yaml", ".yml", ".json")):
+        return given
+    return canonical
+
+
+def alias_columns(data: dict[str, Any], **typed: Any) -> dict[str, Any]:
+    """``data`` (columns of a :class:`Columns` table) with ``<name>_alias`` inserted after
+    each one-valued label column ``<name>`` (:func:`with_aliases` for a table not built)."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out[k] = v
+        if k not in typed or f"{k}_alias" in data:
+            continue
+        if isinstance(v, str):
+            out[f"{k}_alias"] = alias(typed[k], v)
+        elif isinstance(v, Labels) and len(v.categories) == 1:
+            out[f"{k}_alias"] = Labels(v.codes, (alias(typed[k], v.categories[0]),))
+    return out
+
+
 def with_aliases(frame: pd.DataFrame, **typed: Any) -> pd.DataFrame:
     """Insert ``<name>_alias`` beside each ``<name>`` column (``model``, ``chip``): the
     string the caller passed (``"h100"``), or the canonical name when a spec object or
@@ -120,18 +192,27 @@ def with_aliases(frame: pd.DataFrame, **typed: Any) -> pd.DataFrame:
         if name not in frame or f"{name}_alias" in frame:
             continue
         canonical = frame[name]
-        if isinstance(given, str) and not given.endswith((".yaml", ".yml", ".json")):
-            alias: Any = constant_category(given, len(frame))
-        else:
-            alias = canonical.copy()
-        frame.insert(column_after(frame, name), f"{name}_alias", alias)
+        typed_name: Any = (constant_category(given, len(frame)) if alias(given, "") == given
+                           else canonical.copy())
+        frame.insert(column_after(frame, name), f"{name}_alias", typed_name)
     return frame
+
+
+#: The module that draws results, imported on the first ``.plot()`` (as pandas names its
+#: plotting backend): results and the engine that makes them never import the views.
+PLOTTING_BACKEND = "roofline.views.plots"
+
+
+def plotting() -> ModuleType:
+    """The plotting backend (:data:`PLOTTING_BACKEND`), imported on first use."""
+    return importlib.import_module(PLOTTING_BACKEND)
 
 
 def _clean(v: Any) -> Any:
     if hasattr(v, "item"):
         v = v.item()
-    if v is pd.NA:
+    pandas = sys.modules.get("pandas")  # a missing integer (pd.NA) only exists once loaded
+    if pandas is not None and v is pandas.NA:
         return None
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
@@ -147,18 +228,42 @@ class Result:
     (``columns``, ``loc``, ``groupby``, ...) are the frame's.
     """
 
-    def __init__(self, frame: pd.DataFrame | Result,
+    def __init__(self, frame: pd.DataFrame | Columns | Result,
                  assumptions: Mapping[str, Any] | None = None) -> None:
-        table = frame.frame if isinstance(frame, Result) else frame
-        self.frame: pd.DataFrame = integer_columns(table)
-        self.frame.attrs["assumptions"] = dict(
-            assumptions if assumptions is not None else table.attrs.get("assumptions", {}))
+        given: dict[str, Any] = {}
+        if isinstance(frame, Result):
+            given = frame.assumptions
+            frame = frame._columns if frame._frame is None and frame._columns else frame.frame
+        self._frame: pd.DataFrame | None = None
+        self._columns: Columns | None = None
+        if isinstance(frame, Columns):
+            self._columns = frame
+        else:
+            given = given or frame.attrs.get("assumptions", {})
+            self._frame = integer_columns(frame)
+        self._assumptions: dict[str, Any] = dict(assumptions if assumptions is not None
+                                                 else given)
+        if self._frame is not None:
+            self._frame.attrs["assumptions"] = self._assumptions
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The result table, built on first access (a single answer need not wait for it)."""
+        if self._frame is None:
+            assert self._columns is not None
+            self._frame = frame_from_columns(self._columns.data, self._columns.shape)
+            self._frame.attrs["assumptions"] = self._assumptions
+        return self._frame
+
+    @frame.setter
+    def frame(self, value: pd.DataFrame) -> None:
+        self._frame, self._columns = value, None
+        value.attrs["assumptions"] = self._assumptions
 
     @property
     def assumptions(self) -> dict[str, Any]:
-        """What the numbers rest on, by name (``frame.attrs["assumptions"]``)."""
-        out: dict[str, Any] = self.frame.attrs.setdefault("assumptions", {})
-        return out
+        """What the numbers rest on, by name (also ``frame.attrs["assumptions"]``)."""
+        return self._assumptions
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name == "frame":
@@ -172,6 +277,9 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``rows`` (one per scenario) and ``assumptions``; a single
         scenario's columns are at the top level."""
+        if self._frame is None and self._columns is not None and self._columns.rows == 1:
+            row = {k: _clean(self._columns.cell(k)) for k in self._columns.data}
+            return {**row, "assumptions": self.assumptions}
         rows = [{str(k): _clean(v) for k, v in r.items()}
                 for r in self.frame.to_dict("records")]
         if len(rows) == 1:
@@ -183,10 +291,14 @@ class Result:
         return json.dumps(self.to_dict(), indent=2, default=str, allow_nan=False)
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return self._columns.rows if self._frame is None and self._columns else len(self.frame)
 
     def __getitem__(self, column: str) -> Any:
-        """A column; for a single scenario, its scalar value."""
+        """A column; for a single scenario, its scalar value (read without pandas)."""
+        if self._frame is None and self._columns is not None and self._columns.rows == 1:
+            if column not in self._columns.data:
+                raise KeyError(column)
+            return self._columns.cell(column)
         col = self.frame[column]
         return col.iloc[0] if len(self.frame) == 1 else col
 
@@ -198,26 +310,21 @@ class Result:
         ``compare``). Keyword arguments go to the figure (``title``, ``log_x``, ``log_y``;
         ``top`` for ``fit``). Figures use the active plotly template
         (``plotly.io.templates.default``) when it is not plotly's stock one."""
-        from roofline.views import plots
-
         if x is None and y is None:
             return self._figure(**kwargs)
-        return plots.table_figure(self.frame, x=x, y=y, color=color, **kwargs)
+        figure: go.Figure = plotting().table_figure(self.frame, x=x, y=y, color=color,
+                                                    **kwargs)
+        return figure
 
     def _figure(self, **kwargs: Any) -> go.Figure:
         """The figure drawn by ``plot()`` without columns; subclasses draw their own."""
-        from roofline.views import plots
-
-        if "capacity_bytes" in self.frame and "weights_bytes" in self.frame:
-            return plots.memory_figure(plots.memory_bars(self.frame), **kwargs)
-        usd = {c: c.removeprefix("usd_per_m_").replace("_", " ") for c in map(str, self.frame)
-               if c.startswith("usd_per_m_")}
-        if usd and "chip" in self.frame:
-            return plots.cost_figure(self.frame, usd, title="$ per 1M tokens", **kwargs)
-        return plots.table_figure(self.frame, **kwargs)
+        figure: go.Figure = plotting().result_figure(self, **kwargs)
+        return figure
 
     def _formatted(self, max_rows: int) -> pd.DataFrame:
-        from roofline.views.format import value
+        import pandas as pd
+
+        from roofline.formatting import value
 
         head = self.frame.head(max_rows)
         return pd.DataFrame({c: [value(str(c), v) for v in head[c]] for c in head.columns})
@@ -236,6 +343,8 @@ class Result:
                 "</details>")
 
     def __repr__(self) -> str:
+        import pandas as pd
+
         view = self._formatted(40)
         body = (view.T if len(view) == 1 else view).to_string(
             header=len(view) != 1, index=len(view) == 1,

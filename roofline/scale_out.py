@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from roofline.engine.sweep import DEFAULT_CHUNK_ROWS, Purpose, _as_list, _run_chunk, axis_names
+from roofline.engine.planning.chunks import (
+    DEFAULT_CHUNK_ROWS,
+    Purpose,
+    as_list,
+    axis_names,
+    run_chunk,
+)
 from roofline.errors import Problem, SpecError
 
 if TYPE_CHECKING:
@@ -53,20 +59,20 @@ def plan(models: Any, chips: Any, *, purpose: Purpose = "serve", precision: Any 
         raise SpecError([Problem(f"chunk_rows must be >= 1, got {chunk_rows}",
                                  field="chunk_rows")])
     names = axis_names(purpose)
-    numeric = {k: np.asarray(_as_list(v), dtype=np.float64) for k, v in axes.items()
+    numeric = {k: np.asarray(as_list(v), dtype=np.float64) for k, v in axes.items()
                if k in names}
     fixed = {k: v for k, v in axes.items() if k not in names}
     n = int(np.prod([len(v) for v in numeric.values()])) if numeric else 1
     return [Chunk(purpose, m, c, p, numeric, lo, min(lo + chunk_rows, n), fixed)
-            for m, c, p in itertools.product(_as_list(models), _as_list(chips),
-                                             _as_list(precision))
+            for m, c, p in itertools.product(as_list(models), as_list(chips),
+                                             as_list(precision))
             for lo in range(0, n, chunk_rows)]
 
 
 def run(chunk: Chunk) -> pd.DataFrame:
     """Evaluate one chunk (on a worker): the engine's table. Text columns stay categorical
     (each partition with its own categories; dask unions them when concatenating)."""
-    frame = _run_chunk(chunk.purpose, chunk.model, chunk.chip, chunk.precision, chunk.grid(),
+    frame = run_chunk(chunk.purpose, chunk.model, chunk.chip, chunk.precision, chunk.grid(),
                        chunk.fixed)
     frame.attrs.clear()
     return frame

@@ -123,12 +123,45 @@ def test_sorting_the_layouts_table(driver, dashboard_url):
     visit(driver, dashboard_url, "/fit", "?model=llama-3.1-70b&chip=nvidia-h100-sxm&count=16")
     driver.find_element(By.CSS_SELECTOR, "#fit-layouts th:nth-child(3) button").click()
 
-    def tps(d) -> list[int]:
-        return [int(v) for v in column_texts(d, "fit-layouts", "tp")]
+    def sorted_by_tp(d) -> bool:
+        # rejected layouts stay last whatever the sort: each group is sorted by tp
+        tps = [int(v) for v in column_texts(d, "fit-layouts", "tp")]
+        ok = column_texts(d, "fit-layouts", "ok")
+        good = [t for t, o in zip(tps, ok, strict=True) if o == "yes"]
+        bad = [t for t, o in zip(tps, ok, strict=True) if o == "no"]
+        return bool(tps) and ok == sorted(ok, reverse=True) and good == sorted(good) \
+            and bad == sorted(bad)
 
-    wait_for(driver, lambda d: (v := tps(d)) and v == sorted(v) and query_of(d).get("sort"),
+    wait_for(driver, lambda d: sorted_by_tp(d) and query_of(d).get("sort"),
              "the table to sort by tp", TIMEOUT)
     assert query_of(driver)["sort"] == ["tp:asc"]
+
+
+def test_switching_to_training_greys_the_stale_verdict_then_heads_with_mfu(driver,
+                                                                           dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    visit(driver, dashboard_url, "/fit",
+          "?model=llama-3.1-8b&chip=nvidia-h100-sxm&count=8&purpose=serve&gbatch=64")
+    assert "for serving" in text_of(driver, "fit-verdict-line")
+    # Record every class the results box takes (a MutationObserver misses none, however
+    # quick the training search is).
+    driver.execute_script(
+        "window.__classes = []; new MutationObserver(() => window.__classes.push("
+        "document.getElementById('fit-results').className)).observe("
+        "document.getElementById('fit-results'), {attributes: true,"
+        " attributeFilter: ['class']});")
+    driver.find_element(By.CSS_SELECTOR, "#fit-purpose input[value='train']").click()
+    wait_for(driver, lambda d: "for training" in text_of(d, "fit-verdict-line")
+             and driver.execute_script("return document.getElementById('fit-results')"
+                                       ".className") == "results",
+             "the training verdict", TIMEOUT)
+    classes = driver.execute_script("return window.__classes")
+    assert "results stale" in classes and classes[-1] == "results"
+    assert driver.execute_script("return document.getElementById('fit-busy').hidden")
+    facts = text_of(driver, "fit-facts")
+    assert all(k in facts for k in ("step time", "tokens/s", "MFU", "memory per device"))
+    assert "TTFT" not in facts
 
 
 def test_bad_yaml_shows_its_error_beside_the_input(driver, dashboard_url):

@@ -8,8 +8,8 @@ import pytest
 
 import roofline
 from roofline.cli import main
-from roofline.engine.context import pages_to_tokens, tokens_to_pages
-from roofline.engine.cost import usd_per_million_tokens
+from roofline.engine.planning.context import pages_to_tokens, tokens_to_pages
+from roofline.engine.timing.cost import usd_per_million_tokens
 from roofline.specs import catalog
 
 

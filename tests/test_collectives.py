@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import roofline
-from roofline.engine import collectives as col
-from roofline.engine.cluster import Cluster, make_cluster
+from roofline.engine.network import collectives as col
+from roofline.engine.scenario.cluster import Cluster, make_cluster
 
 GB = 1e9
 

@@ -248,7 +248,8 @@ def test_fit_verdict_and_sorted_layouts():
     assert "FITS" in as_json(verdict) and "candidate layouts" in note
     res = roofline.fit("llama-3.1-70b", "h100", 8, batch=values["batch"],
                        prompt_len=values["prompt"], output_len=values["output"])
-    want = res.layouts.sort_values("tpot_s", kind="stable")["tpot_s"]
+    want = res.layouts.sort_values("tpot_s", kind="stable").sort_values(
+        "ok", ascending=False, kind="stable")["tpot_s"]  # rejected layouts last
     assert _column(table, "tpot_s") == [cell("tpot_s", v) for v in want][:fit.ROWS_PER_PAGE]
     assert fit.next_sort("tpot_s:asc", "tpot_s") == "tpot_s:desc"
     assert fit.next_sort("tpot_s:desc", "tpot_s") == "tpot_s:asc"
@@ -262,7 +263,8 @@ def test_fit_table_pages():
                        prompt_len=values["prompt"], output_len=values["output"])
     want = [cell("memory_bytes", v) for v in
             res.layouts.sort_values("memory_bytes", ascending=False, kind="stable",
-                                    na_position="last")["memory_bytes"]]
+                                    na_position="last")
+            .sort_values("ok", ascending=False, kind="stable")["memory_bytes"]]  # rejected last
     n = fit.ROWS_PER_PAGE
     assert len(want) > 2 * n
     pages = -(-len(want) // n)
@@ -309,7 +311,7 @@ def test_figure_callbacks_never_raise(caplog):
     assert "internal error" in as_json(fig) and caplog.records
 
 
-@pytest.mark.skipif(not training_available(), reason="roofline.engine.training not present")
+@pytest.mark.skipif(not training_available(), reason="roofline.engine.training.run not present")
 def test_training_views_show_gradients_and_optimizer_states():
     values = defaults(memory) | {"purpose": "train", "chips": ["h100"], "model": "llama-3.1-8b"}
     fig, _ = memory.compute(values, None).outputs
@@ -324,7 +326,7 @@ def test_training_views_show_gradients_and_optimizer_states():
 def test_training_views_degrade_without_the_training_engine(monkeypatch):
     monkeypatch.setattr("roofline.dashboard.pages.memory.training_available", lambda: False)
     view = memory.compute(defaults(memory) | {"purpose": "train"}, None)
-    assert "roofline.engine.training" in view.message
+    assert "roofline.engine.training.run" in view.message
 
 
 def test_invalid_input_goes_beside_the_field():

@@ -3,7 +3,7 @@
 import pytest
 
 import roofline
-from roofline.engine.cost import EnergyAssumptions, energy_kwh, power_note, serving_costs
+from roofline.engine.timing.cost import EnergyAssumptions, energy_kwh, power_note, serving_costs
 
 
 def test_dgx_h100_draws_10_2_kw_for_5_6_kw_of_gpus():

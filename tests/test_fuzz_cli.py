@@ -33,7 +33,7 @@ from invariants import assert_invariants
 import roofline
 from roofline import SpecError
 from roofline.cli import build_parser, main
-from roofline.engine.cost import EnergyAssumptions
+from roofline.engine.timing.cost import EnergyAssumptions
 from roofline.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -320,7 +320,7 @@ def test_hf_config_random_dicts(cfg: dict[str, Any], model_type: Any) -> None:
        quant=edited({"quant_method": "gptq", "bits": 4, "group_size": 128, "sym": True,
                      "weight_block_size": [128, 128]}))
 def test_precision_and_quantization_config(precision: Any, quant: dict[str, Any]) -> None:
-    from roofline.engine.precision import from_quantization_config, get_precision
+    from roofline.engine.scenario.precision import from_quantization_config, get_precision
 
     outcome(lambda: get_precision(precision))
     for method in ("gptq", "awq", "fp8", "mxfp4"):

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import roofline
-from roofline.engine.params import count_params
-from roofline.engine.precision import get_precision
+from roofline.engine.scenario.precision import get_precision
 from roofline.specs.hf import FAMILIES, import_hf_config
+from roofline.specs.params import count_params
 from roofline.specs.units import parse_quantity
 
 DATA = Path(__file__).parent / "data" / "hf_configs"

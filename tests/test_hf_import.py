@@ -11,12 +11,12 @@ import pytest
 
 import roofline
 from roofline.cli import main
-from roofline.engine.params import count_params
-from roofline.engine.precision import get_precision
+from roofline.engine.scenario.precision import get_precision
 from roofline.errors import SpecError
 from roofline.specs.hf import import_hf_config
 from roofline.specs.loading import load_yaml_spec
 from roofline.specs.model import ModelSpec
+from roofline.specs.params import count_params
 
 DATA = Path(__file__).parent / "data" / "hf_configs"
 

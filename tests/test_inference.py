@@ -6,12 +6,12 @@ import pytest
 
 import roofline
 from roofline import SpecError
-from roofline.engine.inference import infer
-from roofline.engine.memory import kv_bytes_per_sequence
-from roofline.engine.operators import operator_table
-from roofline.engine.precision import RECIPES, get_precision
-from roofline.engine.serving import continuous, decode_crossover_batch
-from roofline.engine.step import Step
+from roofline.engine.operators.memory import kv_bytes_per_sequence
+from roofline.engine.operators.table import operator_table
+from roofline.engine.scenario.precision import RECIPES, get_precision
+from roofline.engine.scenario.step import Step
+from roofline.engine.serving.batching import continuous, decode_crossover_batch
+from roofline.engine.serving.inference import infer
 
 H100_BW = 3.35e12
 H100_BF16 = 989.4e12
@@ -28,7 +28,7 @@ def test_llama3_8b_decode_is_weight_streaming_by_hand():
     assert r["tpot_ideal_s"] == pytest.approx((weights + kv) / H100_BW, rel=0.01)
     assert r["decode_bound"] == "memory"
     # Expected mode is slower by the memory efficiency (NVIDIA's default, calibrated on the
-    # published runs in validation/: roofline/engine/efficiency.yaml).
+    # published runs in validation/: roofline/engine/timing/efficiency.yaml).
     mem = roofline.efficiency_for(roofline.load_chip("h100")).memory
     assert r["tpot_s"] == pytest.approx(r["tpot_ideal_s"] / mem, rel=0.02)
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 import roofline
-from roofline.engine.params import attention_params, count_params, mla_params
 from roofline.specs import catalog
+from roofline.specs.params import attention_params, count_params, mla_params
 
 DATA = Path(__file__).parent / "data"
 MODELS = catalog.models()

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 import roofline
-from roofline.engine.timing import attainable_flops_per_s
+from roofline.engine.timing.roofline import attainable_flops_per_s
 from roofline.views import plots
 
 

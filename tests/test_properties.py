@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 
 import roofline
 from roofline import SpecError
-from roofline.engine.cluster import Cluster
-from roofline.engine.efficiency import efficiency_for
-from roofline.engine.forward import forward_time
-from roofline.engine.operators import operator_table, sliding_window
-from roofline.engine.precision import RECIPES, get_precision
-from roofline.engine.step import Step
+from roofline.engine.operators.table import operator_table, sliding_window
+from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.scenario.precision import RECIPES, get_precision
+from roofline.engine.scenario.step import Step
+from roofline.engine.timing.efficiency import efficiency_for
+from roofline.engine.timing.forward import forward_time
 from roofline.specs.chip import FIGURE_GROUPS, Chip
 from roofline.specs.model import ModelSpec
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from roofline.engine.queueing import max_rate, mg1_wait_s, serve_at_rate, wait_quantile_s
+from roofline.engine.serving.queueing import max_rate, mg1_wait_s, serve_at_rate, wait_quantile_s
 from roofline.errors import SpecError
 
 

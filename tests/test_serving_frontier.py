@@ -9,14 +9,14 @@ import pytest
 
 import roofline
 from roofline.cli import main
-from roofline.engine.cluster import Cluster
-from roofline.engine.disaggregation import Workload, decode_phase, prefill_phase
-from roofline.engine.efficiency import efficiency_for
-from roofline.engine.kv_offload import offloaded_decode_s
-from roofline.engine.precision import get_precision
-from roofline.engine.prefix_cache import split_prompt
-from roofline.engine.serving_pool import Layout, Pool, decode_s, max_seqs, prefill_s
-from roofline.engine.speculative_heads import accepted_per_cycle, speculative_cycle
+from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.scenario.precision import get_precision
+from roofline.engine.serving.disaggregation import Workload, decode_phase, prefill_phase
+from roofline.engine.serving.kv_offload import offloaded_decode_s
+from roofline.engine.serving.pool import Layout, Pool, decode_s, max_seqs, prefill_s
+from roofline.engine.serving.prefix_cache import split_prompt
+from roofline.engine.serving.speculative_heads import accepted_per_cycle, speculative_cycle
+from roofline.engine.timing.efficiency import efficiency_for
 from roofline.errors import SpecError
 
 # DeepSeek day 6 (deepseek-ai/open-infra-index, 202502OpenSourceWeek): 608B input tokens of

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import roofline
-from roofline.engine.sweep import sweep
+from roofline.engine.planning.sweep import sweep
 
 
 def test_cartesian_product_rows_and_values():

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from roofline.engine.cluster import Cluster
-from roofline.engine.training import search_training_layouts, train
-from roofline.engine.training_flops import megatron_flops_per_iteration, megatron_gpt
+from roofline.engine.scenario.cluster import Cluster
+from roofline.engine.training.flops import megatron_flops_per_iteration, megatron_gpt
+from roofline.engine.training.run import train
+from roofline.engine.training.search import search_training_layouts
 from roofline.errors import SpecError
 from roofline.specs import load_chip
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from roofline.engine import training_flops as tf
+from roofline.engine.training import flops as tf
 from roofline.specs import load_model
 
 S, V = 2048, 51200  # Narayanan et al. 2021 and Korthikanti et al. 2022: every GPT row

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from roofline.engine import training_memory as tm
-from roofline.engine.training_flops import megatron_gpt
+from roofline.engine.training import memory as tm
+from roofline.engine.training.flops import megatron_gpt
 from roofline.specs import load_model
 
 GB = 1e9

@@ -9,7 +9,7 @@ import pytest
 
 import roofline
 from roofline import validation as v
-from roofline.engine.efficiency import (
+from roofline.engine.timing.efficiency import (
     CALIBRATION_FILE,
     IDEAL,
     band_columns,
@@ -17,7 +17,7 @@ from roofline.engine.efficiency import (
     efficiency_for,
     uncertainty_band,
 )
-from roofline.engine.fidelity import BACKTEST_FILE, backtest, case_distance, fidelity
+from roofline.engine.timing.fidelity import BACKTEST_FILE, backtest, case_distance, fidelity
 from roofline.validation.calibrate import surface
 from roofline.validation.crossval import error_stats
 from roofline.validation.plot import PLOT_NAME

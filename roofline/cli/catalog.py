@@ -12,6 +12,7 @@ import pandas as pd
 
 from roofline.cli.output import print_json, print_table, records
 from roofline.errors import SpecError
+from roofline.formatting import count, si
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
 from roofline.specs.check import check_paths
 from roofline.specs.chip import Chip
@@ -19,7 +20,6 @@ from roofline.specs.hf import import_hf_config
 from roofline.specs.loading import parse_yaml, validate
 from roofline.specs.model import ModelSpec
 from roofline.specs.units import dump_with_units
-from roofline.views.format import count, si
 
 
 def cmd_chips(args: argparse.Namespace) -> int:

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from roofline.results import Result
 
 
+def precision_arg(value_: str | None) -> str:
+    """The ``--precision`` flag's value; unset means the model's native dtype."""
+    return value_ or "native"
+
+
 def _json_default(o: Any) -> Any:
     if hasattr(o, "item"):
         return o.item()
@@ -56,7 +61,7 @@ def print_result(res: Result, columns: Sequence[str] | None = None) -> None:
     then its assumptions."""
     import pandas as pd
 
-    from roofline.views.format import value
+    from roofline.formatting import value
 
     frame = res.frame
     cols = [c for c in (columns or frame.columns) if c in frame]

@@ -7,17 +7,18 @@ import argparse
 import pandas as pd
 
 import roofline as api
-from roofline.cli.output import print_json, print_result, print_table, records
+from roofline.cli.output import (
+    precision_arg,
+    print_json,
+    print_result,
+    print_table,
+    records,
+)
 from roofline.cli.parser import EXIT_DOES_NOT_FIT, EXIT_OK
-from roofline.engine.cost import price_note, serving_costs
+from roofline.engine.timing.cost import price_note, serving_costs
 from roofline.errors import SpecError
+from roofline.formatting import si, value
 from roofline.specs.catalog import load_chip
-from roofline.views.format import si, value
-
-
-def precision_arg(value_: str | None) -> str:
-    """The ``--precision`` flag's value; unset means the model's native dtype."""
-    return value_ or "native"
 
 
 def ms_to_s(ms: float | None) -> float | None:
@@ -125,9 +126,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
         from roofline.cli.training import cmd_train_cost
 
         return cmd_train_cost(args)
-    from roofline.engine.inputs import check_numbers
+    from roofline.engine.scenario.rules import check
 
-    check_numbers(utilisation=args.utilisation, usd_per_chip_hour=args.usd_per_chip_hour)
+    # the cheap checks first, before the layout search
+    check("cost", {"utilisation": args.utilisation, "usd_per_chip_hour": args.usd_per_chip_hour})
     verdict = api.fit(args.model, args.chip, args.count, "serve",
                       precision=precision_arg(args.precision), batch=args.batch,
                       prompt_len=args.prompt_len, output_len=args.output_len,

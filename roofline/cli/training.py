@@ -5,22 +5,21 @@ from __future__ import annotations
 import argparse
 
 import roofline as api
-from roofline.cli.output import print_json, print_result
+from roofline.cli.output import precision_arg, print_json, print_result
 from roofline.cli.parser import EXIT_DOES_NOT_FIT, EXIT_OK
-from roofline.cli.serving import precision_arg
 from roofline.errors import SpecError
 
 
 def cmd_train_cost(args: argparse.Namespace) -> int:
-    from roofline.engine.cost import EnergyAssumptions
-    from roofline.engine.training import train
+    from roofline.engine.timing.cost import EnergyAssumptions
+    from roofline.engine.training.run import train
 
     if args.count is None or args.tokens is None:
         raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
-    from roofline.engine.inputs import check_numbers
+    from roofline.engine.scenario.rules import check
 
     # the cheap checks first, before the layout search
-    check_numbers(tokens=args.tokens, usd_per_chip_hour=args.usd_per_chip_hour)
+    check("train", {"tokens": args.tokens, "usd_per_chip_hour": args.usd_per_chip_hour})
     energy = EnergyAssumptions(pue=args.pue, grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh)
     verdict = api.fit(args.model, args.chip, args.count, "train",
                       precision=precision_arg(args.precision), seq_len=args.seq_len,
@@ -59,7 +58,7 @@ TRAIN_COLUMNS = ("model", "chip", "precision", "count", "tp", "pp", "dp", "cp", 
 def cmd_train(args: argparse.Namespace) -> int:
     """One training layout on ``--count`` chips: exit 0 when it fits, 1 when it does not
     fit in memory (the numbers are still printed); an impossible layout is bad input."""
-    from roofline.engine.cost import EnergyAssumptions
+    from roofline.engine.timing.cost import EnergyAssumptions
 
     res = api.train(args.model, args.chip, count=args.count, seq_len=args.seq_len,
                     global_batch=args.global_batch, tokens=args.tokens,

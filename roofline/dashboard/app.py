@@ -9,6 +9,8 @@ the page and its query string sets the page's inputs, so a link reopens a view e
 
 Safe defaults: listens on 127.0.0.1, Flask debug off, ``--production`` serves through
 waitress; every response carries security headers (see :func:`security_headers`).
+Responses (assets, layout, callbacks) are compressed (flask-compress, through Dash's
+``compress=True``) for clients that accept it: plotly.min.js drops from ~4.8 MB to ~1.5 MB.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def create_app() -> dash.Dash:
     """Build the dashboard: shell, page routing, every page's callbacks, headers."""
     app = dash.Dash(__name__, title="roofline", update_title=None, use_pages=False,
                     suppress_callback_exceptions=True, assets_folder=str(ASSETS),
-                    serve_locally=True)
+                    serve_locally=True, compress=True)
     app.layout = shell()
     app.callback(Output("page", "children"), Output("nav", "children"),
                  Input(URL_ID, "pathname"), State(URL_ID, "search"))(render)

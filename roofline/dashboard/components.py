@@ -4,7 +4,7 @@ graphs, formatted tables, messages.
 Component ids are ``<page>-<field key>`` for an input and ``<page>-<field key>-error`` for
 the message beside it, so the URL state (:mod:`roofline.dashboard.state`) and the
 callbacks (:mod:`roofline.dashboard.wiring`) can find them from the field declarations.
-Cell text comes from :func:`roofline.views.format.value`: a missing value prints ``-``.
+Cell text comes from :func:`roofline.formatting.value`: a missing value prints ``-``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dash import dcc, html
 from roofline.dashboard import fields as F
 from roofline.dashboard.catalog import options
 from roofline.dashboard.state import Field
-from roofline.views.format import value as format_value
+from roofline.formatting import value as format_value
 
 #: Column headings for engine column names (the unit is in the formatted cell).
 LABELS: dict[str, str] = {
@@ -141,11 +141,30 @@ def mounted(page: str) -> dcc.Store:
     return dcc.Store(id=mounted_id(page), data=True)
 
 
+def results_id(page: str) -> str:
+    """Id of the box holding a page's results (greyed while they are recomputed)."""
+    return f"{page}-results"
+
+
+def busy_id(page: str) -> str:
+    """Id of a page's "computing" line (shown while its results are recomputed)."""
+    return f"{page}-busy"
+
+
+def busy(page: str) -> html.Div:
+    """The "computing" line, hidden until a view callback runs (see
+    :func:`roofline.dashboard.wiring.running_states`)."""
+    return html.Div("computing…", id=busy_id(page), className="busy", role="status",
+                    hidden=True)
+
+
 def page(name: str, title: str, intro: str, controls: Any, results: Sequence[Any]
          ) -> html.Div:
-    """A page: heading and one-line introduction, inputs on the left, results on the right."""
+    """A page: heading and one-line introduction, inputs on the left, results on the right
+    (under a "computing" line shown while they are stale)."""
     return html.Div([mounted(name), html.H1(title), html.P(intro, className="intro"),
-                     html.Div([controls, html.Div(list(results), className="results")],
+                     html.Div([controls, html.Div([busy(name), *results], id=results_id(name),
+                                                  className="results")],
                               className="columns")])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from roofline.dashboard.state import Field
-from roofline.engine.precision import RECIPES
+from roofline.engine.scenario.precision import RECIPES
 from roofline.specs.dtypes import Dtype
 
 PRECISIONS: tuple[str, ...] = ("native", *RECIPES)

@@ -7,6 +7,9 @@
 - a *URL* callback: inputs -> ``?query`` of the page's address, so a link reopens it;
 - *options* callbacks: the user's specs -> the chip and model dropdowns.
 
+While a view callback runs, the page's results are greyed and a "computing" line is shown
+(:func:`running_states`), so a stale verdict never passes for the current one.
+
 Nothing here keeps state between requests: everything a callback needs arrives with it.
 """
 
@@ -22,7 +25,7 @@ import dash
 from dash import Input, Output, State, html
 
 from roofline.dashboard.catalog import SpecKind, options, resolve_chip, resolve_model
-from roofline.dashboard.components import cid, error_id, mounted_id
+from roofline.dashboard.components import busy_id, cid, error_id, mounted_id, results_id
 from roofline.dashboard.state import Field, check, to_query
 from roofline.errors import SpecError
 from roofline.specs.chip import Chip
@@ -48,13 +51,13 @@ Compute = Callable[[Mapping[str, Any], Any], View]
 
 
 def training_available() -> bool:
-    """Whether the training engine (``roofline.engine.training``) is part of this build."""
-    return importlib.util.find_spec("roofline.engine.training") is not None
+    """Whether the training engine (``roofline.engine.training.run``) is part of this build."""
+    return importlib.util.find_spec("roofline.engine.training.run") is not None
 
 
 def training_missing() -> str:
     """What a training view says while the training engine is not part of this build."""
-    return ("Training estimates need roofline.engine.training, which this build does not "
+    return ("Training estimates need roofline.engine.training.run, which this build does not "
             "have yet; serving views work.")
 
 
@@ -125,15 +128,25 @@ def purpose_inputs(values: Mapping[str, Any], store: Any, fields: Sequence[Field
     return clean, specs, errors | spec_errors
 
 
+def running_states(page: str) -> list[tuple[Output, Any, Any]]:
+    """Dash ``running=`` states of a page's view callback: while it computes, the page's
+    results are greyed (class ``stale``, which also blocks clicks on stale rows) and its
+    "computing" line is shown; both revert when the new answer arrives."""
+    return [(Output(results_id(page), "className"), "results stale", "results"),
+            (Output(busy_id(page), "hidden"), False, True)]
+
+
 def register_view(app: dash.Dash, page: str, fields: Sequence[Field], outputs: Sequence[Output],
-                  compute: Compute, fallback: tuple[Any, ...]) -> None:
-    """Register the page's view callback (see the module docstring)."""
+                  compute: Compute, fallback: tuple[Any, ...], *, busy: bool = True) -> None:
+    """Register the page's view callback (see the module docstring); with ``busy`` (pages
+    built by :func:`roofline.dashboard.components.page`) it shows progress while running."""
     keys = [f.key for f in fields]
 
     @app.callback(
         [*outputs, *[Output(error_id(page, k), "children") for k in keys],
          Output(f"{page}-message", "children")],
         [*[Input(cid(page, f.key), f.prop) for f in fields], Input(STORE_ID, "data")],
+        running=running_states(page) if busy else None,
     )
     def _view(*args: Any) -> tuple[Any, ...]:
         values, store = dict(zip(keys, args[:-1], strict=True)), args[-1]

@@ -165,7 +165,7 @@ def list_chips() -> pd.DataFrame:
 
 def model_row(m: ModelSpec) -> dict[str, Any]:
     """One model's catalog row."""
-    from roofline.engine.params import count_params
+    from roofline.specs.params import count_params
 
     p = count_params(m)
     mixers = m.mixers()

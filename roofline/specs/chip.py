@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from roofline.errors import SpecError
 from roofline.specs.common import Name, Source, Strict
 from roofline.specs.dtypes import WIDER, Dtype
+from roofline.specs.memo import per_spec
 from roofline.specs.units import Bytes, BytesPerS, FlopsPerS, Watts
 
 #: Figure groups a chip's ``sources[].covers`` must account for.
@@ -178,6 +179,7 @@ class Chip(Strict):
             return self.system.max_power / self.system.chips
         return self.tdp
 
+    @per_spec
     def resolve_dtype(self, dtype: Dtype | str) -> Dtype:
         """The dtype compute actually runs in: ``dtype`` if native, else the next wider one."""
         d = Dtype(dtype)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.specs.common import Name, Source, Strict
+from roofline.specs.memo import per_spec
 from roofline.specs.units import Count
 
 if TYPE_CHECKING:
-    from roofline.engine.params import ParamCount
+    from roofline.specs.params import ParamCount
 
 Mixer = Literal["full_attention", "sliding_attention", "mamba"]
 Ffn = Literal["dense", "moe", "none"]
@@ -234,8 +235,9 @@ class ModelSpec(Strict):
                 out.append("dense" if self.mlp is not None or m is not None else "none")
         return out
 
+    @per_spec
     def layer_counts(self) -> Mapping[tuple[Mixer, Ffn], int]:
-        """How many layers have each (mixer, ffn) combination."""
+        """How many layers have each (mixer, ffn) combination (computed once per spec)."""
         counts: dict[tuple[Mixer, Ffn], int] = {}
         for key in zip(self.mixers(), self.ffns(), strict=True):
             counts[key] = counts.get(key, 0) + 1
@@ -245,8 +247,10 @@ class ModelSpec(Strict):
     def is_moe(self) -> bool:
         return self.moe is not None
 
+    @per_spec
     def params(self) -> ParamCount:
-        """Parameter counts: total, active per token, embedding, and by component."""
-        from roofline.engine.params import count_params
+        """Parameter counts: total, active per token, embedding, and by component (computed
+        once per spec)."""
+        from roofline.specs.params import count_params
 
         return count_params(self)

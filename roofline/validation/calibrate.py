@@ -13,7 +13,7 @@ of log(expected / measured) (squared within ``HUBER_DELTA``, linear beyond) plus
 efficiency class (vendor generation) the same loss over the class's cases, pulled towards
 the vendor's fitted value scaled by the class/vendor prior ratio. Classes with no cases
 take that scaled vendor value. Microbenchmarks (matmul, memory) set the priors
-(:mod:`roofline.engine.efficiency`) and are scored, not fitted. Nothing is tuned per case.
+(:mod:`roofline.engine.timing.efficiency`) and are scored, not fitted. Nothing is tuned per case.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from roofline.engine.efficiency import (
+from roofline.engine.timing.efficiency import (
     CLASS_OF_CHIP,
     FACTORS,
     Efficiency,

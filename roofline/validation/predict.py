@@ -1,7 +1,7 @@
 """Predictions of backtest cases, in the unit each source publishes.
 
 For each case the engine predicts the measured quantity twice, in ``expected`` mode (at a
-given :class:`~roofline.engine.efficiency.Efficiency`, by default the calibrated one) and
+given :class:`~roofline.engine.timing.efficiency.Efficiency`, by default the calibrated one) and
 ``ideal`` mode (datasheet peaks):
 
 - ``matmul``: one M x N x K GEMM timed by the roofline (:func:`timing.time_op`), FLOP/s.
@@ -30,13 +30,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from roofline.engine.efficiency import IDEAL, Efficiency, default_efficiency, efficiency_class
-from roofline.engine.gemm import Gemm
-from roofline.engine.inference import infer
-from roofline.engine.operators import Op
-from roofline.engine.timing import time_op
-from roofline.engine.training import train
-from roofline.engine.training_flops import megatron_flops_per_iteration, model_flops_per_token
+from roofline.engine.operators.gemm import Gemm
+from roofline.engine.operators.table import Op
+from roofline.engine.serving.inference import infer
+from roofline.engine.timing.efficiency import (
+    IDEAL,
+    Efficiency,
+    default_efficiency,
+    efficiency_class,
+)
+from roofline.engine.timing.roofline import time_op
+from roofline.engine.training.flops import megatron_flops_per_iteration, model_flops_per_token
+from roofline.engine.training.run import train
 from roofline.errors import SpecError
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.dtypes import Dtype

@@ -147,7 +147,7 @@ def targets_table(t: pd.DataFrame, cv: CrossValidation) -> list[str]:
 
 def factors_table(fit: Fit, cases_by_class: Mapping[str, int]) -> list[str]:
     """Fitted factors per vendor and class."""
-    from roofline.engine.efficiency import class_prior, vendor_prior
+    from roofline.engine.timing.efficiency import class_prior, vendor_prior
 
     lines = ["| vendor / class | cases | matmul | memory | network | prior (matmul / memory / "
              "network) |", "| --- | ---: | ---: | ---: | ---: | --- |"]
@@ -207,7 +207,7 @@ def method_notes() -> list[str]:
           "CLI with the other assumptions; `roofline.fidelity()` computes it for any "
           "scenario): `ideal` (speed of light at datasheet peaks, an upper bound) or "
           "`calibrated` (expected mode), and the nearest backtest case with its "
-          "out-of-sample error, from roofline/engine/backtest.yaml (written by "
+          "out-of-sample error, from roofline/engine/timing/backtest.yaml (written by "
           "`--calibrate`). Nearness: a different efficiency class counts 2, a different chip "
           "0.5, dense against MoE 1, batch 1 against batched serving 1, and |log10| of the "
           "model-size and chip-count ratios (the latter halved); beyond 3 the label says no "

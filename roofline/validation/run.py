@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from roofline.engine.efficiency import CALIBRATION_FILE, FACTORS, Band, calibration
-from roofline.engine.fidelity import BACKTEST_FILE, backtest
+from roofline.engine.timing.efficiency import CALIBRATION_FILE, FACTORS, Band, calibration
+from roofline.engine.timing.fidelity import BACKTEST_FILE, backtest
 from roofline.errors import Problem, SpecError
 from roofline.specs.catalog import load_chip
 from roofline.validation.calibrate import (
@@ -100,7 +100,7 @@ def render(r: Report) -> str:
          "results page at a time, so sibling rows of a table never vouch for each other).",
          "", "Regenerate with `roofline validate-runs`; refit the defaults with `roofline "
          "validate-runs --calibrate` (writes roofline/engine/efficiency.yaml and "
-         "roofline/engine/backtest.yaml). Re-run it after any engine change that moves a "
+         "roofline/engine/timing/backtest.yaml). Re-run it after any engine change that moves a "
          "number. Predicted vs measured, every case: [validation-plot.html]"
          f"({PLOT_NAME}).", "", "## Targets", "", *targets_table(t, r.cv), "",
          "## Accuracy by category", "", *summary_table(t), "",

@@ -1,1 +1,1 @@
-"""Views over the engine: number formatting, the command line, plots."""
+"""Views over the engine: plots (number formatting lives in roofline.formatting)."""

@@ -2,7 +2,7 @@
 
 Every number plotted comes from the engine; this module only arranges and labels it.
 Axes stay in SI base units (FLOP/s, bytes, seconds) with SI tick prefixes; hover text is
-formatted by :mod:`roofline.views.format`, so a missing value reads ``-``, never ``NaN``.
+formatted by :mod:`roofline.formatting`, so a missing value reads ``-``, never ``NaN``.
 
 - :func:`roofline_figure`: attainable FLOP/s against arithmetic intensity (Williams,
   Waterman & Patterson 2009), roofs and ridge points per chip and dtype, a scenario's
@@ -25,14 +25,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from roofline.engine.timing import attainable_flops_per_s
+from roofline.engine.timing.roofline import attainable_flops_per_s
+from roofline.formatting import seconds, si, value
 from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
-from roofline.views.format import seconds, si, value
 
 if TYPE_CHECKING:
-    from roofline.engine.inference import InferenceResult
+    from roofline.engine.planning.fit import FitResult
+    from roofline.engine.serving.inference import InferenceResult
+    from roofline.results import Result
 
 #: Qualitative palette (plotly's default, colour-blind-safe enough for a handful of chips).
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692",
@@ -410,3 +412,27 @@ def empty_figure(message: str = "") -> go.Figure:
         fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False, font={"size": 14, "color": "#666"})
     return fig
+
+
+def result_figure(result: Result, x: str | None = None, y: str | None = None,
+                  color: str | None = None, **kwargs: Any) -> go.Figure:
+    """``Result.plot()``: ``y`` against ``x`` of any result table; with no axes, memory per
+    device against capacity, or $ per 1M tokens per chip, where the table has them."""
+    frame = result.frame
+    if x is None and y is None:
+        if "capacity_bytes" in frame and "weights_bytes" in frame:
+            return memory_figure(memory_bars(frame), **kwargs)
+        usd = {c: c.removeprefix("usd_per_m_").replace("_", " ") for c in map(str, frame)
+               if c.startswith("usd_per_m_")}
+        if usd and "chip" in frame:
+            return cost_figure(frame, usd, title="$ per 1M tokens", **kwargs)
+    return table_figure(frame, x=x, y=y, color=color, **kwargs)
+
+
+def fit_figure(result: FitResult, top: int = 8, **kwargs: Any) -> go.Figure:
+    """``FitResult.plot()``: memory per device of the ``top`` ranked layouts (plotly)."""
+    rows = result.layouts[result.layouts["valid"]].head(top).copy()
+    keys = [k for k in ("tp", "pp", "dp", "cp", "ep") if k in rows]
+    rows["layout"] = [" ".join(f"{k}{int(r[k])}" for k in keys) for _, r in rows.iterrows()]
+    return memory_figure(memory_bars(rows, label="layout"),
+                         title=kwargs.pop("title", "memory per device, best layouts"))

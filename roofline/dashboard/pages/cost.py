@@ -163,7 +163,8 @@ def register(app: dash.Dash) -> None:
                                       Output("cost-curve-request", "data")], compute, FALLBACK)
 
     @app.callback(Output("cost-curve", "figure"), Input("cost-curve-request", "data"),
-                  State(STORE_ID, "data"))
+                  State(STORE_ID, "data"),
+                  running=[(Output("cost-curve", "className"), "stale", "")])
     def _curve(request: Any, store: Any) -> Any:
         return figure_or_message(curves, request, store)
     register_url(app, NAME, FIELDS)

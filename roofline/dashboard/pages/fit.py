@@ -25,7 +25,7 @@ from roofline.dashboard.wiring import (
     training_available,
     training_missing,
 )
-from roofline.views.format import seconds, si
+from roofline.formatting import seconds, si, value
 from roofline.views.plots import MemoryBar, empty_figure, memory_figure
 
 NAME = "fit"
@@ -52,24 +52,45 @@ TRAIN_KEYS = ("seq", "gbatch")
 FALLBACK: tuple[Any, ...] = ("", empty_figure(), "", "")
 
 
+#: Words for the engine's ``binding`` (what stops a search when nothing is acceptable).
+BINDINGS = {"memory": "memory-bound", "target": "target-bound", "layout": "layout-bound"}
+
+
+def expected_pairs(purpose: str, expected: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Headline figures of the chosen layout: TTFT, TPOT and decode tokens/s for serving;
+    step time, tokens/s and MFU for training (as the engine reports them)."""
+    if not expected:
+        return []
+    if purpose == "train":
+        return [("step time", seconds(expected.get("step_time_s"))),
+                ("tokens/s", value("tokens_per_s", expected.get("tokens_per_s"))),
+                ("MFU", value("mfu", expected.get("mfu")))]
+    return [("expected", f"TTFT {seconds(expected.get('ttft_s'))}, TPOT "
+                         f"{seconds(expected.get('tpot_s'))}"),
+            ("decode tokens/s", value("decode_tokens_per_s",
+                                      expected.get("decode_tokens_per_s")))]
+
+
 def _verdict(res: roofline.FitResult) -> html.Div:
+    """The engine's verdict and reason as they are (the CLI's ``fit`` prints the same)."""
     s = res.summary()
     where = f"{s['count']} x {s['chip']}" if s["count"] else s["chip"]
     lay = s["layout"] or {}
     pairs = [("layout", ", ".join(f"{k}={v}" for k, v in lay.items()) or "-"),
              ("fewest chips that fit", "-" if s["min_chips"] is None else str(s["min_chips"]))]
-    expected = s["assumptions"].get("expected") or {}
-    if expected:
-        pairs.append(("expected", f"TTFT {seconds(expected.get('ttft_s'))}, TPOT "
-                                  f"{seconds(expected.get('tpot_s'))}"))
+    pairs += expected_pairs(s["purpose"], s["assumptions"].get("expected") or {})
     parts = s["memory_per_device_bytes"] or {}
     if parts:
-        pairs.append(("memory per device", ", ".join(f"{k} {si(v, 'B')}" for k, v in
-                                                      parts.items() if v)))
+        pairs.append(("memory per device", f"{si(sum(parts.values()), 'B')} of "
+                      f"{si(s['capacity_per_device_bytes'], 'B')}: " + ", ".join(
+                          f"{k} {si(v, 'B')}" for k, v in parts.items() if v)))
+    binding = BINDINGS.get(s.get("binding") or "", "")
     return html.Div([
         html.Div(f"{s['model']} for {PURPOSES[s['purpose']]} on {where}: "
-                 f"{'FITS' if s['fits'] else 'DOES NOT FIT'}", id="fit-verdict-line",
-                 className="verdict " + ("ok" if s["fits"] else "bad")),
+                 f"{'FITS' if s['fits'] else 'DOES NOT FIT'}"
+                 + (f" ({binding})" if binding else ""), id="fit-verdict-line",
+                 className="verdict " + ("ok" if s["fits"] else "bad"),
+                 **{"data-binding": s.get("binding") or "fits"}),
         html.P(s["reason"], id="fit-reason"),
         ui.facts(pairs, "fit-facts"),
         ui.assumptions({k: v for k, v in s["assumptions"].items() if k != "expected"}),
@@ -105,8 +126,8 @@ def next_sort(current: str | None, column: str) -> str:
 def layout_table(layouts: pd.DataFrame, sort: str | None, page: int = 1
                  ) -> tuple[html.Table, str]:
     """One page of the ranked layouts, sorted by the raw values of ``sort`` ("col:asc" or
-    "col:desc"; engine rank when empty), headings as sort buttons; and a line saying which
-    rows are shown."""
+    "col:desc"; engine rank when empty) with the rejected ones always last, headings as sort
+    buttons; and a line saying which rows are shown."""
     frame = layouts.reset_index(drop=True).assign(rank=lambda d: d.index + 1)
     if "ok" not in frame and {"valid", "fits"} <= set(frame.columns):
         frame["ok"] = frame["valid"] & frame["fits"]
@@ -114,6 +135,8 @@ def layout_table(layouts: pd.DataFrame, sort: str | None, page: int = 1
     if by is not None and by[0] in frame:
         frame = frame.sort_values(by[0], ascending=not by[1], na_position="last",
                                   kind="stable")
+    if "ok" in frame:  # rejected layouts last whatever the sort (stable: order kept within)
+        frame = frame.sort_values("ok", ascending=False, kind="stable")
     cols = [c for c in LAYOUT_COLUMNS if c in frame]
     pages = max(1, -(-len(frame) // ROWS_PER_PAGE))
     page = min(max(page, 1), pages)
@@ -132,6 +155,12 @@ def layout_table(layouts: pd.DataFrame, sort: str | None, page: int = 1
             f"{first + len(shown) - 1 if len(shown) else 0} (page {page} of {pages})")
     return html.Table([head, html.Tbody(rows)], className="table layouts",
                       id="fit-layouts"), note
+
+
+def first_page(*args: Any) -> Any:
+    """The table page after any other input (or the sort) changed: the first one, so a new
+    answer opens on its best layouts (``args`` end with the current page)."""
+    return dash.no_update if args[-1] == 1 else 1
 
 
 def compute(values: Mapping[str, Any], store: Any) -> View:
@@ -192,6 +221,10 @@ def register(app: dash.Dash) -> None:
     register_options(app, NAME, {"model": "model", "chip": "chip"})
     app.callback(Output("fit-serve", "style"), Output("fit-train", "style"),
                  Input(ui.cid(NAME, "purpose"), "value"))(ui.purpose_visibility)
+
+    app.callback(Output(ui.cid(NAME, "page"), "value"),
+                 [Input(ui.cid(NAME, f.key), f.prop) for f in FIELDS if f.key != "page"],
+                 State(ui.cid(NAME, "page"), "value"), prevent_initial_call=True)(first_page)
 
     @app.callback(Output(ui.cid(NAME, "sort"), "data"),
                   Input({"type": "fit-sort-by", "column": ALL}, "n_clicks"),

@@ -16,7 +16,7 @@ from roofline.dashboard import fields as F
 from roofline.dashboard.catalog import options
 from roofline.dashboard.state import Field, check
 from roofline.dashboard.wiring import View, register_options, register_url, register_view, resolve
-from roofline.views.format import seconds, si
+from roofline.formatting import seconds, si
 from roofline.views.plots import empty_figure, roofline_figure
 
 NAME = "roofline"

@@ -212,7 +212,7 @@ def register(app: dash.Dash) -> None:
                                           Output("specs-models", "children"),
                                           Output("chips-count", "children"),
                                           Output("models-count", "children")],
-                  compute, ("", "", "", ""))
+                  compute, ("", "", "", ""), busy=False)
     register_url(app, NAME, FIELDS)
 
     @app.callback(Output(STORE_ID, "data"), Output("specs-text-error", "children"),

@@ -1,7 +1,7 @@
 """What a checkpoint's ``quantization_config`` (or ModelOpt's ``hf_quant_config.json``) says
 about stored formats: weights, activations, KV cache, and which parts stay unquantised.
 
-Formats are named as :data:`roofline.engine.precision.FORMATS` names them, or given as a
+Formats are named as :data:`roofline.engine.scenario.precision.FORMATS` names them, or given as a
 mapping (dtype, group_size, scale_bytes, zero_bytes, label) the engine validates.
 """
 

@@ -1,0 +1,1 @@
+"""Stage 3, network: collective communication times over the scenario's cluster."""

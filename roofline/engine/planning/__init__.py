@@ -1,0 +1,1 @@
+"""Stage 7, planning: fit, serving layout search, chip comparison, context, sweeps."""

@@ -1,0 +1,1 @@
+"""Stage 5, serving: inference latency and throughput, continuous batching, speculation."""

@@ -1,0 +1,410 @@
+"""Serving: time to first token, time per output token, throughput and memory per device
+for a static batch, vectorised over any numeric input.
+
+Layout of one serving replica: ``tp`` x ``pp`` chips; tensor parallelism shards attention
+heads and FFNs; MoE experts are spread over the same ``tp`` ranks, ``ep`` of them by
+expert (``tp % ep == 0``, as vLLM's expert-parallel mode); ``pp`` stages each hold a
+contiguous block of layers and the batch is split into ``pp`` micro-batches so every stage
+stays busy (a batch smaller than pp leaves stages idle). ``count`` chips hold
+``count / (tp x pp)`` independent replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from roofline.engine.operators.memory import (
+    RUNTIME_RESERVE_BYTES,
+    activation_bytes,
+    kv_bytes_per_sequence,
+    weight_bytes_per_device,
+)
+from roofline.engine.operators.table import operator_table, sliding_window
+from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
+from roofline.engine.scenario.precision import Precision
+from roofline.engine.scenario.scenario import ServingScenario, serving_scenario
+from roofline.engine.scenario.step import Step
+from roofline.engine.timing.efficiency import (
+    Efficiency,
+    Mode,
+    band_columns,
+    efficiency_for,
+    uncertainty_band,
+)
+from roofline.engine.timing.fidelity import fidelity
+from roofline.engine.timing.forward import ForwardTime, forward_time
+from roofline.engine.timing.roofline import OpTime
+from roofline.errors import SpecError
+from roofline.results import Columns, Labels, Result, alias_columns, plotting, variant
+from roofline.specs.chip import Chip
+from roofline.specs.model import ModelSpec
+
+Array = NDArray[np.float64]
+Kernel = Literal["fused", "materialised"]
+
+
+def _a(x: ArrayLike) -> Array:
+    return np.asarray(x, dtype=np.float64)
+
+
+def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
+                   batch: ArrayLike) -> NDArray[np.object_]:
+    """Why each serving layout is impossible ('' where it is valid), vectorised."""
+    tp, pp, ep, batch = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch))
+    reasons = np.full(tp.shape, "", dtype=object)
+    flagged = np.zeros(tp.shape, dtype=bool)
+
+    def flag(bad: Array, text: str | Callable[[float], str]) -> None:
+        take = np.asarray(bad, dtype=bool) & ~flagged
+        if not take.any():
+            return
+        flagged[take] = True
+        if isinstance(text, str):
+            reasons[take] = text
+            return
+        for v in np.unique(tp[take]):  # messages that name the offending degree
+            reasons[take & (tp == v)] = text(v)
+
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+        flag((v < 1) | (v != np.round(v)), f"{name} must be a whole number >= 1")
+    flag(batch < 1, "batch must be >= 1")
+    a = m.attention
+    if a is not None:
+        heads = a.num_attention_heads
+        flag(heads % np.maximum(tp, 1) != 0,
+             lambda v: f"tp={v:g} does not divide the {heads} attention heads")
+        if m.mla is None:
+            kv = a.kv_heads
+            flag((kv % np.maximum(tp, 1) != 0) & (np.maximum(tp, 1) % kv != 0),
+                 f"tp must divide, or be a multiple of, the {kv} KV heads")
+    if m.ssm is not None:
+        d = int(m.ssm.expand * m.hidden_size)
+        flag(d % np.maximum(tp, 1) != 0, f"tp must divide the SSM inner width {d}")
+    flag(pp > m.num_hidden_layers, f"pp exceeds the {m.num_hidden_layers} layers")
+    flag(tp * pp > MAX_CHIPS, f"tp x pp exceeds {MAX_CHIPS:,} chips")
+    if m.moe is None:
+        flag(ep > 1, "ep > 1 needs a mixture-of-experts model")
+    else:
+        flag(np.maximum(tp, 1) % np.maximum(ep, 1) != 0,
+             "ep must divide tp (experts are spread over the tensor-parallel ranks)")
+        flag(m.moe.num_experts % np.maximum(ep, 1) != 0,
+             f"ep must divide the {m.moe.num_experts} experts")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Forward-pass timing of one phase in ideal and expected mode."""
+
+    ideal: ForwardTime
+    expected: ForwardTime
+
+
+def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple[Efficiency, ...],
+           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None) -> Phase:
+    ops = operator_table(m, p, step, tp, ep, fused_attention=kernel == "fused",
+                         mla_absorb=mla_absorb)
+    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops) for e in effs)
+    return Phase(ideal, expected)
+
+
+def op_frame(timed: list[OpTime], index: int = 0) -> pd.DataFrame:
+    """Per-operator table of one scenario: FLOPs, bytes, intensity, times and bound."""
+    rows = []
+    for t in timed:
+        def at(x: Any) -> float:
+            arr = np.asarray(x, dtype=np.float64)
+            flat = arr.reshape(-1)
+            return float(flat[index] if flat.size > 1 else flat[0])
+        flops, byts = at(t.op.flops), at(t.op.bytes)
+        compute, memory = at(t.compute_s), at(t.memory_s)
+        rows.append({
+            "operator": t.op.name, "layers": t.op.layers, "dtype": t.op.dtype.value,
+            "flops": flops, "weight_bytes": at(t.op.weight_bytes),
+            "activation_bytes": at(t.op.act_bytes), "kv_bytes": at(t.op.kv_bytes),
+            "bytes": byts, "intensity_flop_per_byte": flops / byts if byts else float("inf"),
+            "compute_s": compute, "memory_s": memory, "time_s": max(compute, memory),
+            "bound": "compute" if compute >= memory else "memory",
+        })
+    return pd.DataFrame(rows)
+
+
+class InferenceResult(Result):
+    """Serving metrics per scenario, with per-operator tables for prefill and decode."""
+
+    def __init__(self, frame: pd.DataFrame, assumptions: dict[str, Any], prefill: Phase,
+                 decode: Phase, model: ModelSpec, chip: Chip) -> None:
+        super().__init__(frame, assumptions)
+        self._phases = {"prefill": prefill, "decode": decode}
+        self.model, self.chip = model, chip
+
+    def operators(self, phase: Literal["prefill", "decode"] = "decode",
+                  mode: Mode = "expected", index: int = 0) -> pd.DataFrame:
+        """Per-operator roofline table of scenario ``index`` in ``phase``."""
+        ph = self._phases[phase]
+        return op_frame((ph.expected if mode == "expected" else ph.ideal).ops, index)
+
+    def _figure(self, **kwargs: Any) -> Any:
+        """Roofline figure of this scenario's operators (plotly)."""
+        return plotting().roofline_figure(self, **kwargs)
+
+
+def infer(model: str | Path | ModelSpec | Mapping[str, Any],
+          chip: str | Path | Chip | Mapping[str, Any], *,
+          batch: ArrayLike = 1, prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
+          precision: str | Precision | Mapping[str, Any] | None = "native",
+          tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, count: int | None = None,
+          attention_kernel: Kernel = "fused", mla_absorb: bool | None = None,
+          efficiency: Mapping[str, float] | None = None,
+          cluster: Cluster | None = None,
+          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES,
+          allow_beyond_context: bool = False) -> InferenceResult:
+    """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
+
+    Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
+    ``tpot_s`` (decode step at the mean context), ``e2e_s``, ``request_tokens_per_s`` (one
+    request's decode rate), ``decode_tokens_per_s`` (all requests of all replicas),
+    ``output_tokens_per_s`` (generated tokens over the whole request), ``weights_bytes``,
+    ``kv_cache_bytes``, ``activation_bytes``, ``reserve_bytes``, ``memory_bytes`` and
+    ``memory_fraction`` per device, ``fits``, ``max_batch`` and ``max_context`` that fit,
+    ``*_ideal_*`` columns at datasheet peak, and an uncertainty band beside each expected
+    time and rate
+    (``tpot_low_s`` / ``tpot_high_s``, ``decode_low_tokens_per_s``, ...: the
+    10th-90th percentile of published serving runs around the expected value,
+    :func:`~roofline.engine.timing.efficiency.band_columns`). Assumptions (efficiencies, reserve,
+    kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
+    metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
+    instead, as :func:`~roofline.engine.training.run.train` does. A prompt plus output
+    beyond the model's ``max_position_embeddings`` is an error unless
+    ``allow_beyond_context``.
+    """
+    sc = serving_scenario(model, chip, batch=batch, prompt_len=prompt_len,
+                          output_len=output_len, precision=precision, tp=tp, pp=pp, ep=ep,
+                          count=count, allow_beyond_context=allow_beyond_context,
+                          other={"attention_kernel": attention_kernel,
+                                 "runtime_reserve_bytes": runtime_reserve_bytes,
+                                 "mla_absorb": mla_absorb, "efficiency": efficiency})
+    m, c, p, shape = sc.model, sc.chip, sc.precision, sc.shape
+    b, s, o = sc.workload.batch, sc.workload.prompt_len, sc.workload.output_len
+    tp_, pp_, ep_ = sc.layout.tp, sc.layout.pp, sc.layout.ep
+    reasons, cluster = _reasons(sc, count, cluster)
+    per_replica = tp_ * pp_
+    n_chips = per_replica if count is None else np.asarray(float(count))
+    valid = reasons == ""
+    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
+    if not valid.all():  # impossible inputs that would divide by zero or cross a missing
+        # link are evaluated as one sequence on one chip (each input keeping its own shape),
+        # then every metric of an impossible layout is reported as NaN
+        b = np.where(b >= 1, b, 1.0)
+        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0) != "") |  # over the layout axes only
+               ((per_replica > 1) & (cluster.up_bw <= 0)) |
+               ((per_replica > cluster.domain) & (cluster.out_bw <= 0)))
+        if np.any(bad):
+            tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
+        per_replica = tp_ * pp_
+        n_chips = per_replica if count is None else n_chips
+    effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
+    w = sliding_window(m)
+    n_micro = np.minimum(b, pp_)  # micro-batches in flight
+    micro = b / n_micro
+    prefill = _phase(m, p, cluster, Step.for_prefill(micro, s, w), effs, tp_, ep_, pp_,
+                     attention_kernel, mla_absorb)
+    mean_ctx = s + (o + 1) / 2  # decode cost is linear in context: the mean is exact
+    decode = _phase(m, p, cluster, Step.for_decode(micro, mean_ctx, w), effs, tp_, ep_, pp_,
+                    attention_kernel, mla_absorb)
+    fill = (n_micro + pp_ - 1) / pp_  # m micro-batches through p stages: (m + p - 1) stages
+    replicas = np.floor(n_chips / per_replica)
+
+    out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
+                           "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
+                           "ep": ep_, "chips": n_chips, "replicas": replicas}
+    metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
+    out.update(_latency_columns(prefill, decode, fill, b, o, replicas))
+    # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
+    # of the published serving cases (efficiency.band_columns, docs/validation.md).
+    out.update(band_columns(out, "serving"))
+    out["decode_comm_s"] = decode.expected.comm_s
+    out["decode_bound"] = _bound(decode.expected, shape)
+    out["prefill_bound"] = _bound(prefill.expected, shape)
+
+    out.update(_memory_columns(m, c, p, b, s, o, micro, tp_, pp_, attention_kernel,
+                               runtime_reserve_bytes))
+    if not valid.all():
+        for k in list(out)[metrics_from:]:
+            v = np.asarray(out[k])
+            if v.dtype.kind == "f":
+                out[k] = np.where(valid, v, np.nan)
+        out["fits"] = out["fits"] & valid
+        out.update(shown)
+    out["valid"] = valid
+    out["reason"] = reasons
+    frame = Columns(alias_columns(out, model=model, chip=chip), shape)
+    assumptions = _assumptions(m, c, p, effs, attention_kernel, runtime_reserve_bytes, n_chips, b)
+    return InferenceResult(frame, assumptions, prefill, decode, m, c)
+
+
+def _reasons(sc: ServingScenario, count: int | None,
+             cluster: Cluster | None) -> tuple[NDArray[np.object_], Cluster]:
+    """Why each scenario's layout is impossible ('' where valid), and the cluster (the
+    chip's own links, sized by the largest valid layout, unless one is given)."""
+    m, c, shape, scalar = sc.model, sc.chip, sc.shape, sc.single
+    tp_, pp_, ep_, b = sc.layout.tp, sc.layout.pp, sc.layout.ep, sc.workload.batch
+    # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
+    # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
+    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
+    if scalar and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    per_replica = tp_ * pp_
+    n_chips = per_replica if count is None else np.asarray(float(count))
+    if count is not None:
+        bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
+        reasons[bad] = f"count={count} is not a multiple of tp x pp"
+        if scalar and reasons[0]:
+            raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    if cluster is None:  # links of the chip; sized by the largest valid layout
+        used = np.broadcast_to(n_chips, shape)[reasons == ""]
+        cluster = default_cluster(c, int(np.max(used, initial=1)))
+    no_link = np.broadcast_to((per_replica > 1) & (cluster.up_bw <= 0), shape) & (reasons == "")
+    reasons[no_link] = f"{c.name} has no scale-up link: a replica must be one chip"
+    no_net = np.broadcast_to((per_replica > cluster.domain) & (cluster.out_bw <= 0),
+                             shape) & (reasons == "")
+    reasons[no_net] = (f"{c.name} has no scale-out network: a replica must fit in one "
+                       f"{cluster.domain}-chip scale-up domain")
+    if scalar and reasons[0]:
+        raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    return reasons, cluster
+
+
+def _latency_columns(prefill: Phase, decode: Phase, fill: Array, b: Array, o: Array,
+                     replicas: Array) -> dict[str, Array]:
+    """TTFT, TPOT, end-to-end latency (s) and rates (tokens/s), expected and ideal."""
+    out: dict[str, Array] = {}
+    for mode in ("expected", "ideal"):
+        pre = getattr(prefill, mode)
+        dec = getattr(decode, mode)
+        ttft = fill * pre.total_s
+        tpot = dec.total_s
+        e2e = ttft + (o - 1) * tpot
+
+        def name(column: str, mode: str = mode) -> str:
+            return column if mode == "expected" else variant(column, "ideal")
+
+        out[name("ttft_s")] = ttft
+        out[name("tpot_s")] = tpot
+        out[name("e2e_s")] = e2e
+        out[name("request_tokens_per_s")] = 1.0 / tpot
+        out[name("decode_tokens_per_s")] = b / tpot * replicas
+        out[name("output_tokens_per_s")] = b * o / e2e * replicas
+    return out
+
+
+def _memory_columns(m: ModelSpec, c: Chip, p: Precision, b: Array, s: Array, o: Array,
+                    micro: Array, tp_: Array, pp_: Array, attention_kernel: Kernel,
+                    runtime_reserve_bytes: float) -> dict[str, Any]:
+    """Memory per device (weights, KV cache, activations, reserve) against capacity, and
+    the largest batch and context that fit (bytes, sequences, tokens)."""
+    params = m.params()
+    weights = weight_bytes_per_device(m, p, params, tp_, pp_)
+    ctx = s + o
+    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_  # each stage caches its layers
+    kv = b * kv_seq
+    rect = micro * s * s if attention_kernel == "materialised" else 0.0
+    act = activation_bytes(m, p, micro * s, micro, tp_, rect)
+    reserve = np.asarray(float(runtime_reserve_bytes))
+    total = weights + kv + act + reserve
+    cap = c.memory.capacity
+    out: dict[str, Any] = {
+        "weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
+        "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
+        "memory_fraction": total / cap, "fits": total <= cap}
+    act_seq = activation_bytes(m, p, s, 1, tp_, s * s if attention_kernel == "materialised"
+                               else 0.0) / pp_
+    free = cap - weights - reserve
+    out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
+    out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
+    return out
+
+
+def _assumptions(m: ModelSpec, c: Chip, p: Precision, effs: tuple[Efficiency, Efficiency],
+                 attention_kernel: Kernel, runtime_reserve_bytes: float, n_chips: Array,
+                 b: Array) -> dict[str, str]:
+    """What an inference result rests on, in words."""
+    return {
+        "efficiency (expected)": effs[1].describe(),
+        "efficiency (ideal)": "100% of datasheet dense peak, memory and link bandwidth",
+        "uncertainty band": uncertainty_band("serving").source,
+        "fidelity": fidelity("serving", c, m, count=float(np.max(n_chips)),
+                             batch=float(np.max(b))).text,
+        "precision": f"{p.label}: weights {p.weights.name} "
+                     f"({p.weights.bytes_per_element:g} B), activations {p.activations.value}, "
+                     f"attention core {p.attention_dtype.value}, "
+                     f"KV cache {p.kv_cache.name}"
+                     + "".join(f"; {k} {v.name}" for k, v in p.overrides.items()),
+        "attention kernel": attention_kernel,
+        "static batch": "all prompts prefilled together, then decoded in lock-step; TPOT at "
+                        "the mean context prompt + (output+1)/2",
+        "pipeline": "batch split into min(batch, pp) micro-batches m; TTFT = (m + pp - 1) "
+                    "stage times; each token crosses every stage",
+        "communication": "not overlapped with compute; alpha-beta ring collectives",
+        "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
+        "compute dtype fallback": _fallback_note(c, p),
+    }
+
+
+def _bound(ft: ForwardTime, shape: tuple[int, ...]) -> Labels:
+    """Which resource dominates a forward pass: compute, memory or network."""
+    comp = sum((np.where(t.compute_bound, t.time_s, 0.0) for t in ft.ops), np.zeros(()))
+    mem = ft.compute_s - comp
+    stack = np.stack(np.broadcast_arrays(comp, mem, ft.comm_s, np.zeros(shape))[:3])
+    codes = np.argmax(stack, axis=0).astype(np.int8)
+    return Labels(codes, ("compute", "memory", "network"))
+
+
+def _fallback_note(c: Chip, p: Precision) -> str:
+    notes = []
+    for comp in ("attention", "mlp", "experts"):
+        want = p.compute_dtype(comp)  # type: ignore[arg-type]
+        got = c.resolve_dtype(want)
+        if got != want:
+            notes.append(f"{comp}: {c.name} has no {want.value} peak, computed in {got.value}")
+    return "; ".join(notes) or "none"
+
+
+def _max_context(m: ModelSpec, p: Precision, free: Array, seqs_per_device: Array,
+                 tp: Array) -> Array:
+    """Longest context (tokens) whose KV cache fits in ``free`` bytes for the batch."""
+    per_seq = free / np.maximum(seqs_per_device, 1e-9)
+    base = kv_bytes_per_sequence(m, p, 0, tp)
+    budget = per_seq - base
+    w = sliding_window(m)
+    mixers = m.mixers()
+    n_full, n_slide = mixers.count("full_attention"), mixers.count("sliding_attention")
+    unit = kv_bytes_per_token_layer(m, p, tp)
+    a_full, a_both = unit * n_full, unit * (n_full + n_slide)
+    limit = float(m.max_position_embeddings or 10**9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.where(a_both > 0, budget / np.where(a_both > 0, a_both, 1), np.inf)
+        beyond = np.where(a_full > 0, w + (budget - a_both * w) / np.where(a_full > 0, a_full, 1),
+                          np.inf)
+    ctx = np.where(first <= w, first, beyond)
+    ctx = np.where(budget <= 0, 0.0, ctx)
+    return np.floor(np.minimum(ctx, limit))
+
+
+def kv_bytes_per_token_layer(m: ModelSpec, p: Precision, tp: ArrayLike) -> Array:
+    """KV bytes per token per attention layer on one tensor-parallel rank."""
+    a = m.attention
+    if a is None:
+        return np.zeros(np.shape(tp))
+    if m.mla is not None:
+        width = float(m.mla.kv_lora_rank + m.mla.qk_rope_head_dim) + 0 * _a(tp)
+    else:
+        width = 2 * np.ceil(a.kv_heads / _a(tp)) * m.head_dim
+    return width * p.kv_cache.bytes_per_element

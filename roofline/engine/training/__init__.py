@@ -1,0 +1,1 @@
+"""Stage 6, training: FLOPs, memory per device, step time and the training layout search."""
