@@ -1,6 +1,7 @@
 """Invariants every engine result must hold, whatever the inputs (checked on every
 :class:`~roofline.results.Result` built during the test suite, see ``conftest.py``, and by
-the fuzzers): no negative time, bytes, cost, energy or rate; a row marked valid holds no NaN;
+the fuzzers): no negative time, bytes, cost, energy or rate in a row marked valid (a row
+flagged invalid shows its inputs as given, beside the reason); a row marked valid holds no NaN;
 ``fits`` is never True above capacity."""
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ def violations(frame: pd.DataFrame) -> list[str]:
     out: list[str] = []
     num = frame.select_dtypes(include="number")
     values = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    # a row flagged valid=False shows the inputs as given (e.g. batch=-1 in a sweep) beside
+    # its reason, with NaN metrics: the sign invariant is on the rows presented as answers
+    valid = (frame["valid"].to_numpy(dtype=bool) if "valid" in frame
+             else np.ones(len(frame), dtype=bool))
     for i, col in enumerate(num.columns):
-        if col not in NEGATIVE_OK and np.any(values[:, i] < 0):
-            out.append(f"{col} is negative ({np.nanmin(values[:, i]):g})")
+        if col not in NEGATIVE_OK and np.any(values[valid, i] < 0):
+            out.append(f"{col} is negative ({np.nanmin(values[valid, i]):g})")
     if "valid" in frame:
-        valid = frame["valid"].to_numpy(dtype=bool)
         for i, col in enumerate(num.columns):
             if col not in NAN_OK and np.any(np.isnan(values[valid, i])):
                 out.append(f"{col} is NaN in a row marked valid")

@@ -130,8 +130,9 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     ``count`` may be a list: one row per count, each with its ``layout``, and ``layouts``
     holds every layout tried with its ``count``.
     """
-    workload = ({"batch": batch, "prompt_len": prompt_len, "output_len": output_len}
-                if purpose == "serve" else {"seq_len": seq_len, "global_batch": global_batch})
+    train = isinstance(purpose, str) and purpose == "train"
+    workload = ({"seq_len": seq_len, "global_batch": global_batch} if train
+                else {"batch": batch, "prompt_len": prompt_len, "output_len": output_len})
     targets = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s,
                "min_tokens_per_s": min_tokens_per_s}
     check("fit", {"purpose": purpose, "count": count, **workload, **targets},

@@ -274,13 +274,16 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     eff = efficiency_for(c, mode, **dict(efficiency or {}))
     e = energy or EnergyAssumptions(pue=pue, power_utilisation=utilisation_power)
     flash = attention_kernel == "flash"
-    out, shape, reasons = _evaluate(
-        m, c, cluster, p, eff, count=n, seq_len=_a(seq_len), global_batch=_a(global_batch),
-        micro_batch=_a(micro_batch), tp=_a(tp), pp=_a(pp),
-        dp=None if dp is None else _a(dp), cp=_a(cp), ep=_a(ep), zero=zero_, recompute=rc,
-        sequence_parallel=sp, interleave=_a(interleave), dp_overlap=ov,
-        optimizer=optimizer, master_weights=master_weights, cp_mode=cp_mode, flash=flash,
-        dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes)
+    # rows with a degree below 1 (tp=0 in a sweep) divide by zero here; their reason
+    # flags them and their metrics are masked to NaN below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out, shape, reasons = _evaluate(
+            m, c, cluster, p, eff, count=n, seq_len=_a(seq_len),
+            global_batch=_a(global_batch), micro_batch=_a(micro_batch), tp=_a(tp), pp=_a(pp),
+            dp=None if dp is None else _a(dp), cp=_a(cp), ep=_a(ep), zero=zero_,
+            recompute=rc, sequence_parallel=sp, interleave=_a(interleave), dp_overlap=ov,
+            optimizer=optimizer, master_weights=master_weights, cp_mode=cp_mode,
+            flash=flash, dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes)
     scalar = all(np.ndim(x) == 0 for x in (
         n, seq_len, global_batch, micro_batch, tp, pp, cp, ep, zero_, rc, sp, interleave, ov,
         0 if dp is None else dp))
