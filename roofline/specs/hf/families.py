@@ -134,6 +134,13 @@ _ENTRIES: tuple[Family, ...] = (
     Family("ernie4_5", tied=True, attn={"attention_bias": F("use_bias", False)}),
     Family("ernie4_5_moe", tied=True, attn={"attention_bias": F("use_bias", False)},
            moe={"freq": "moe_layer_interval", "first_dense": "moe_layer_start_index"}),
+    Family("hunyuan_v1_moe", tied=True, aliases=("hunyuan",),
+           attn={"qk_norm": F("use_qk_norm", False)},
+           fields={"head_dim": ("head_dim", "attention_head_dim")},
+           moe={"shared_width": "intermediate_size"},
+           notes=("the shared MLP is intermediate_size wide (use_mixed_mlp_moe)",
+                  "cross-layer attention (use_cla) is not modelled: with it on, the KV "
+                  "cache is cla_share_factor times smaller than costed")),
     Family("minimax_m2", attn={"qk_norm": F("use_qk_norm", True)},
            moe={**_MIXTRAL_MOE, "router_bias": True},
            notes=("q/k norms span all heads (per-layer); counted per head",)),
@@ -159,8 +166,12 @@ _ENTRIES: tuple[Family, ...] = (
                 "width": "intermediate_size"}),
     Family("nemotron_h", build="nemotron_h", position="none",
            fields={"head_dim": ("head_dim", "attention_head_dim")},
-           mlp={"gated": False}, moe={"router_bias": True},
-           notes=("one norm per block: counted as 2 per (mixer + FFN) layer",)),
+           mlp={"gated": False},
+           moe={"router_bias": True, "gated": False,
+                "shared_width": "moe_shared_expert_intermediate_size"},
+           notes=("one norm per block: counted as 2 per (mixer + FFN) layer",
+                  "MoE experts are squared-ReLU up/down projections (not gated), as the "
+                  "dense MLP")),
     Family("nemotron-nas", build="nemotron_nas", aliases=("deci", "nemotron_nas")),
 )
 

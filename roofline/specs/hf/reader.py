@@ -30,10 +30,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "num_experts_per_tok": ("num_experts_per_tok", "moe_k", "moe_top_k", "experts_per_token",
                             "num_selected_experts", "moe_topk"),
     "moe_intermediate_size": ("moe_intermediate_size", "expert_intermediate_size"),
-    "n_shared_experts": ("n_shared_experts", "num_shared_experts", "moe_num_shared_experts"),
+    "n_shared_experts": ("n_shared_experts", "num_shared_experts", "moe_num_shared_experts",
+                         "num_shared_expert"),
     "sliding_window": ("sliding_window", "sliding_window_size"),
     "hidden_act": ("hidden_act", "hidden_activation", "activation_function", "activation"),
 }
+
+#: MoE fields some families give per layer (HunYuan: ``moe_topk: [8, 8, ...]``); a list
+#: whose entries all agree is read as that one value.
+PER_LAYER = frozenset({"num_experts", "num_experts_per_tok", "moe_intermediate_size",
+                       "n_shared_experts"})
 
 
 @dataclass
@@ -60,7 +66,7 @@ class Reader:
         when not None)."""
         for n in self.names(key):
             if self.cfg.get(n) is not None:
-                return self.cfg[n]
+                return self._one(key, n)
         if default is not None:
             self.defaults.append(f"{key} absent: {default!r}" + (f" ({why})" if why else
                                                                    f" ({self.family} default)"))
@@ -69,9 +75,20 @@ class Reader:
     def req(self, key: str) -> Any:
         for n in self.names(key):
             if self.cfg.get(n) is not None:
-                return self.cfg[n]
+                return self._one(key, n)
         raise self.error(f"required for model_type {self.cfg.get('model_type')!r} (read as "
                          f"{self.family}) but missing", " or ".join(self.names(key)))
+
+    def _one(self, key: str, name: str) -> Any:
+        """The value of field ``name``; a uniform per-layer list of a :data:`PER_LAYER`
+        field is read as its one value."""
+        v = self.cfg[name]
+        if key not in PER_LAYER or not isinstance(v, list):
+            return v
+        if v and all(x == v[0] for x in v):
+            return v[0]
+        raise self.error(f"per-layer values that differ ({v!r:.60}) are not expressible; "
+                         "the engine takes one value for every layer", name)
 
     def whole(self, key: str, default: int | None = None) -> int:
         """A whole number the mapper does arithmetic on before validation."""
