@@ -293,12 +293,6 @@ class Result:
     def __len__(self) -> int:
         return self._columns.rows if self._frame is None and self._columns else len(self.frame)
 
-    def __contains__(self, column: object) -> bool:
-        """Whether ``column`` is a column (``"valid" in result``), without building it."""
-        if self._frame is None and self._columns is not None:
-            return column in self._columns.data
-        return column in self.frame
-
     def __getitem__(self, column: str) -> Any:
         """A column; for a single scenario, its scalar value (read without pandas)."""
         if self._frame is None and self._columns is not None and self._columns.rows == 1:

@@ -94,7 +94,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    chips = args.chips.split(",") if args.chips else None
+    chips = args.chips.split(",") if args.chips is not None else None  # "" is no chip
     res = api.compare(args.model, chips, batch=args.batch, prompt_len=args.prompt_len,
                       output_len=args.output_len, precision=precision_arg(args.precision),
                       max_tpot_s=ms_to_s(args.max_tpot_ms),
