@@ -15,7 +15,7 @@ from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES, weight_bytes
 from roofline.engine.planning.serving_layouts import search_serving_layouts
 from roofline.engine.scenario.cluster import MAX_CHIPS
 from roofline.engine.scenario.precision import get_precision
-from roofline.engine.scenario.rules import check
+from roofline.engine.scenario.rules import check, check_context
 from roofline.errors import SpecError
 from roofline.formatting import si
 from roofline.results import Result, column_after, plotting, with_aliases
@@ -169,6 +169,7 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
     cap = c.memory.capacity
     assumptions: dict[str, Any] = {"precision": plabel}
     if purpose == "serve":
+        check_context(m, prompt_len, output_len, kwargs.get("allow_beyond_context", False))
         kw = dict(batch=batch, prompt_len=prompt_len, output_len=output_len,
                   precision=precision, **kwargs)
         targets = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s,

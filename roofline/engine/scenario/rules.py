@@ -7,7 +7,8 @@ replaced default, a NaN carried into a result, or a raw ``TypeError`` from insid
 Checks that depend on the model or the layout together (``tp`` must divide the heads,
 ``tp x pp`` chips per replica) are per-scenario reasons in the verbs (``valid`` /
 ``reason`` columns), since in a sweep they flag a row instead of failing the call; so are
-degrees and batches below 1 in the vectorised verbs (``infer``, ``train``). List lengths
+degrees and batches below 1 in the vectorised verbs (``infer``, ``train``), and there a
+request beyond the model's context window (:func:`beyond_context`). List lengths
 are checked by :func:`roofline.broadcasting.check_lengths`.
 
 To add a rule, add a row to :data:`RULES`; a name ``verb.field`` applies to that verb only
@@ -244,17 +245,24 @@ def check(verb: str, inputs: Mapping[str, Any], *,
     return out
 
 
+def beyond_context(model: Any, prompt_len: Any, output_len: Any) -> NDArray[np.bool_]:
+    """Where prompt plus output exceeds the model's ``max_position_embeddings`` (a model
+    without one, e.g. an SSM, has no limit)."""
+    limit = getattr(model, "max_position_embeddings", None)
+    total = np.asarray(prompt_len, dtype=np.float64) + np.asarray(output_len, dtype=np.float64)
+    return np.asarray(total > limit if limit else np.zeros_like(total, dtype=bool))
+
+
 def check_context(model: Any, prompt_len: Any, output_len: Any, allow: bool) -> None:
     """Prompt plus output within the model's ``max_position_embeddings``, unless ``allow``
     (the engine then extrapolates the KV cache and attention cost linearly)."""
-    limit = getattr(model, "max_position_embeddings", None)
-    if allow or not limit:
+    if allow or not beyond_context(model, prompt_len, output_len).any():
         return
+    limit = model.max_position_embeddings
     longest = float(np.max(np.asarray(prompt_len, dtype=np.float64)
                            + np.asarray(output_len, dtype=np.float64)))
-    if longest > limit:
-        raise SpecError([Problem(
-            f"prompt_len + output_len = {longest:,.0f} tokens exceeds the model's "
-            f"max_position_embeddings of {limit:,}; shorten the request, or pass "
-            "allow_beyond_context=True (CLI: --allow-beyond-context) to evaluate it anyway",
-            source=getattr(model, "name", None), field="max_position_embeddings")])
+    raise SpecError([Problem(
+        f"prompt_len + output_len = {longest:,.0f} tokens exceeds the model's "
+        f"max_position_embeddings of {limit:,}; shorten the request, or pass "
+        "allow_beyond_context=True (CLI: --allow-beyond-context) to evaluate it anyway",
+        source=getattr(model, "name", None), field="max_position_embeddings")])

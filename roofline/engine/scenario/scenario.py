@@ -59,6 +59,8 @@ class ServingScenario:
     shape: tuple[int, ...]
     #: every input a scalar: an impossible layout is an error, not a flagged row
     single: bool
+    #: a prompt + output beyond the model's context window is evaluated, not refused
+    allow_beyond_context: bool = False
 
 
 def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
@@ -70,7 +72,8 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
     """Resolve specs and precision, check every input (``other``: the verb's further
     inputs, checked in the same pass so every bad one is named at once), broadcast once.
     A prompt plus output beyond the model's context window is an error unless
-    ``allow_beyond_context``."""
+    ``allow_beyond_context`` (for arrays: a row flagged by the verb, see
+    :func:`~roofline.engine.scenario.rules.beyond_context`)."""
     check_lengths(batch=batch, prompt_len=prompt_len, output_len=output_len, tp=tp, pp=pp,
                   ep=ep)
     m, c = load_model(model), load_chip(chip)
@@ -81,9 +84,11 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
               single=("count", "runtime_reserve_bytes"))
     arrays = [v[k] for k in ("batch", "prompt_len", "output_len", "tp", "pp", "ep")]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), (1,))
-    check_context(m, arrays[1], arrays[2], allow_beyond_context)
+    single = all(a.ndim == 0 for a in arrays)
+    if single:  # in arrays (a sweep) a request beyond the window is a flagged row
+        check_context(m, arrays[1], arrays[2], allow_beyond_context)
     return ServingScenario(
         model=m, chip=c, precision=p, workload=Workload(*arrays[:3]),
         layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5],
                       count=None if count is None else float(v["count"])),
-        shape=shape, single=all(a.ndim == 0 for a in arrays))
+        shape=shape, single=single, allow_beyond_context=allow_beyond_context)

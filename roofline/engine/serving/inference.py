@@ -29,6 +29,7 @@ from roofline.engine.operators.memory import (
 from roofline.engine.operators.table import operator_table, sliding_window
 from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision
+from roofline.engine.scenario.rules import beyond_context
 from roofline.engine.scenario.scenario import ServingScenario, serving_scenario
 from roofline.engine.scenario.step import Step
 from roofline.engine.timing.efficiency import (
@@ -261,6 +262,12 @@ def _reasons(sc: ServingScenario, count: int | None,
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    if not sc.allow_beyond_context:  # a single request beyond it was refused at the edge
+        long = np.broadcast_to(beyond_context(m, sc.workload.prompt_len,
+                                              sc.workload.output_len), shape) & (reasons == "")
+        reasons[long] = (f"prompt_len + output_len exceeds max_position_embeddings "
+                         f"({m.max_position_embeddings:,}); allow_beyond_context=True "
+                         "evaluates it")
     per_replica = tp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:
