@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,7 @@ class Columns:
         return arr[0].item() if isinstance(arr[0], np.generic) else arr[0]
 
 
+@cache
 def variant(name: str, which: str) -> str:
     """The ``which`` (``ideal``, ``low``, ``high``) variant of column ``name``: just before
     the unit (``tpot_s`` -> ``tpot_low_s``, ``decode_tokens_per_s`` ->

@@ -219,3 +219,38 @@ def test_per_layer_moe_lists() -> None:
     cfg["moe_topk"] = [8] * 31 + [4]
     with pytest.raises(SpecError, match="moe_topk"):
         import_hf_config(cfg)
+
+
+def test_latent_moe_with_modelopt_sidecar() -> None:
+    """Nemotron 3 Super: LatentMoE folded exactly (120B / 12B as published) and FP8 read
+    from the hf_quant_config.json beside its config.json (weights and KV cache)."""
+    path = DATA / "nemotron-3-super-120b-a12b-fp8" / "config.json"
+    total, t_tol, active, a_tol = _errors(path)
+    assert abs(total) <= max(0.01, t_tol) and active is not None
+    assert abs(active) <= max(0.01, a_tol)
+    imp = import_hf_config(path)
+    assert imp.spec.moe.moe_intermediate_size == 2688 * 1024 // 4096  # width x latent / h
+    assert imp.spec.moe.shared_intermediate == 5376 + 1024
+    assert any("LatentMoE" in a for a in imp.assumptions)
+    p = get_precision("native", imp.spec.quantization)
+    assert p.weights.dtype == "fp8" and p.kv_cache.dtype == "fp8"
+
+
+def test_modelopt_export_without_quant_method() -> None:
+    """A ModelOpt FP8 export names only its producer and quant_algo in quantization_config:
+    read as ModelOpt, lm_head (its ``ignore``) kept in bf16, the FP8 KV scheme honoured."""
+    p = get_precision("native", roofline.load_model(DATA / "qwen3-32b-fp8-static.json")
+                      .quantization)
+    assert p.weights.dtype == "fp8" and p.weight_format("lm_head").dtype == "bf16"
+    assert p.kv_cache.dtype == "fp8"
+
+
+def test_nemotron_blocks_listed_by_name() -> None:
+    """Nemotron 3 Ultra lists ``layers_block_type`` and no num_hidden_layers: read as the
+    same block string (mamba / attention / moe)."""
+    spec = import_hf_config(DATA / "nemotron-3-ultra-550b-a55b.json").spec
+    cfg = json.loads((DATA / "nemotron-3-ultra-550b-a55b.json").read_text())
+    blocks = cfg["layers_block_type"]
+    assert spec.mixers().count("mamba") == blocks.count("mamba")
+    assert spec.mixers().count("full_attention") == blocks.count("attention")
+    assert spec.ffns().count("moe") == blocks.count("moe")

@@ -114,3 +114,37 @@ def test_single_answer_reads_without_pandas_and_matches_the_frame() -> None:
     assert plain["model"] == "llama-3-8b" == row["model"]
     assert plain["decode_bound"] == row["decode_bound"] == "memory"
     assert d["tpot_s"] == pytest.approx(float(row["tpot_s"]), rel=0) and len(r) == 1
+
+
+def test_scalar_gemm_and_collective_fast_paths_match_the_array_paths() -> None:
+    """The plain-float paths a single answer takes (GEMM tile efficiency, link division)
+    give the array paths' numbers to 1e-12, shape by shape."""
+    from roofline.engine.network.collectives import _div
+    from roofline.engine.operators.gemm import COMPUTE_UNITS, Gemm, shape_efficiency
+
+    rng = np.random.default_rng(7)
+    m, n, k = (np.round(10 ** rng.uniform(0, 4.5, 400)) for _ in range(3))
+    groups = rng.integers(1, 9, 400).astype(float)
+    for units in (None, COMPUTE_UNITS["nvidia-h100-sxm"]):
+        vector = shape_efficiency(Gemm(m, n, k, groups), units)
+        single = [float(shape_efficiency(Gemm(*map(float, x)), units))
+                  for x in zip(m, n, k, groups, strict=True)]
+        np.testing.assert_allclose(single, vector, rtol=1e-12, atol=0)
+    num, den = np.array([0.0, 5.0, 5.0, 3.0]), np.array([0.0, 0.0, 2.0, 4.0])
+    np.testing.assert_array_equal([float(_div(a, b)) for a, b in zip(num, den, strict=True)],
+                                  _div(num, den))
+    assert _div(5.0, 0.0) == np.inf and _div(0.0, 0.0) == 0.0 and _div(3.0, 4.0) == 0.75
+
+
+def test_large_gemm_inputs_evaluated_per_distinct_shape_match_the_direct_path() -> None:
+    """A sweep's GEMMs repeat few shapes: evaluating each distinct (M, N, groups) once and
+    scattering back gives exactly the element-by-element numbers."""
+    from roofline.engine.operators.gemm import TILES, Gemm, _tile_share, shape_efficiency
+
+    rng = np.random.default_rng(11)
+    m = rng.choice([1.0, 7.0, 64.0, 300.0, 4096.0, np.nan], 30_000)
+    n = rng.choice([1024.0, 8192.0], (30_000,))
+    k, groups = 8192.0, np.float64(2.0)
+    direct = np.max([_tile_share(m, n, groups, tm, tn, 132) for tm, tn in TILES], axis=0)
+    direct = direct * (k / (k + 256.0))
+    np.testing.assert_array_equal(shape_efficiency(Gemm(m, n, k, groups), 132), direct)

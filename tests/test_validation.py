@@ -14,6 +14,7 @@ from roofline.engine.timing.efficiency import (
     IDEAL,
     band_columns,
     calibration,
+    efficiency_class,
     efficiency_for,
     uncertainty_band,
 )
@@ -180,7 +181,8 @@ def test_results_carry_their_fidelity():
 def test_a_backtest_scenario_is_its_own_nearest_case():
     row = next(r for r in backtest() if r["id"] == "torchtitan-a100x64-llama3-8b")
     chip, model = roofline.load_chip(row["chip"]), roofline.load_model(row["model"])
-    assert case_distance(row, "training", chip, model.params().total, False, 64, None) == 0
+    assert case_distance(row, "training", efficiency_class(chip), chip.name,
+                         model.params().total, False, 64, None) == 0
     f = fidelity("training", chip, model, count=64)
     assert f.case == "torchtitan-a100x64-llama3-8b"
     assert f.case_oos_error == pytest.approx(row["oos_error"])

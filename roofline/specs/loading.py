@@ -238,3 +238,15 @@ def parse_json(text: str | bytes, source: str) -> Any:
 def load_json(path: str | Path) -> Any:
     """Load a JSON file (a HF config.json) or raise :class:`SpecError`."""
     return parse_json(read_text(path), str(path))
+
+
+def load_shipped_data(path: Path) -> Any:
+    """A data file shipped inside the package (calibration, backtest, cases), parsed with
+    libyaml's C loader where installed. Only for the package's own files: user files go
+    through :func:`parse_yaml`, which refuses aliases, duplicate keys and deep nesting."""
+    safe: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = safe(path.read_text(encoding="utf-8"))
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()

@@ -25,6 +25,7 @@ fastest available for each message size, as NCCL's tuner and the serving runtime
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -59,6 +60,9 @@ def _a(x: ArrayLike) -> Array:
 
 def _div(num: Array, den: ArrayLike) -> Array:
     """num / den: 0 where nothing is sent, inf where something must cross a missing link."""
+    if np.ndim(num) == 0 and np.ndim(den) == 0:  # a single answer, without array overhead
+        n, d = float(num), float(den)
+        return np.float64(0.0 if n == 0 else (n / d if d > 0 else math.inf))  # type: ignore[return-value]
     num, den = np.broadcast_arrays(_a(num), _a(den))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(num == 0, 0.0, np.where(den > 0, num / np.where(den > 0, den, 1), np.inf))

@@ -31,8 +31,10 @@ no wave quantisation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,8 @@ MIN_TILE_M = 16.0
 K_OVERHEAD = 256.0
 #: Side of the reference GEMM at which the calibrated matmul efficiency is defined.
 REFERENCE = 8192.0
+#: Inputs of at least this many elements are evaluated once per distinct GEMM shape.
+DEDUPLICATE_FROM = 4096
 #: Share of peak reached by a dtype relative to bf16 (module docstring: between cuBLAS's
 #: MAMF ratio and DeepGEMM's; FP6/FP4 assumed).
 DTYPE_RELATIVE: dict[Dtype, float] = {Dtype.fp8: 0.96, Dtype.int8: 0.96, Dtype.fp6: 0.90,
@@ -99,15 +103,69 @@ def _tile_share(m: Array, n: Array, groups: Array, tile_m: float, tile_n: float,
     return np.where(issued > 0, groups * m * n / (issued * tm * tile_n), 1.0)
 
 
+def _scalar_shape_efficiency(m: float, n: float, k: float, groups: float,
+                             units: int | None) -> float:
+    """:func:`shape_efficiency` of one GEMM in plain floats (a single answer: numpy's
+    per-call overhead would dominate); the same operations as the array path."""
+    best = 0.0
+    for tile_m, tile_n in TILES:
+        tm = min(max(2.0 ** math.ceil(math.log2(max(m, 1.0))), MIN_TILE_M), tile_m)
+        tiles = groups * math.ceil(m / tm) * math.ceil(n / tile_n)
+        issued = tiles if units is None else math.ceil(tiles / units) * units
+        best = max(best, groups * m * n / (issued * tm * tile_n) if issued > 0 else 1.0)
+    return best * (k / (k + K_OVERHEAD) if k > 0 else 1.0)
+
+
+def _scalars(g: Gemm) -> tuple[float, float, float, float] | None:
+    """The GEMM's m, n, k, groups as finite floats, or None when any is an array."""
+    values = (g.m, g.n, g.k, g.groups)
+    if all(type(v) in (float, int) or (isinstance(v, np.ndarray | np.generic)
+                                       and np.ndim(v) == 0) for v in values):
+        out = tuple(float(v) for v in values)
+        if all(math.isfinite(v) for v in out):
+            return out  # type: ignore[return-value]
+    return None
+
+
 def shape_efficiency(g: Gemm, units: int | None) -> Array:
     """Useful share of the issued tile work (the best of the kernel library's tile
     configurations :data:`TILES`, as its heuristics pick) times the K-loop efficiency
     (unnormalised)."""
+    scalars = _scalars(g)
+    if scalars is not None:
+        return np.float64(_scalar_shape_efficiency(*scalars, units))  # type: ignore[return-value]
     m, n, k = (np.asarray(x, dtype=np.float64) for x in (g.m, g.n, g.k))
     groups = np.asarray(g.groups, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.max([_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES], axis=0)
-        return share * np.where(k > 0, k / (k + K_OVERHEAD), 1.0)
+        return _best_tile_share(m, n, groups, units) * np.where(k > 0, k / (k + K_OVERHEAD),
+                                                                1.0)
+
+
+def _best_tile_share(m: Array, n: Array, groups: Array, units: int | None) -> Array:
+    """The best tile configuration's useful share, element by element. A sweep repeats few
+    distinct shapes (M follows the batch), so large inputs are evaluated once per distinct
+    (M, N, groups) and scattered back: the same operations on the same values."""
+    shape = np.broadcast_shapes(m.shape, n.shape, groups.shape)
+    size = math.prod(shape)
+    if size >= DEDUPLICATE_FROM:
+        flat = [np.broadcast_to(a, shape).reshape(-1) for a in (m, n, groups)]
+        code, span = np.zeros(size, dtype=np.int64), 1
+        for a, f in zip((m, n, groups), flat, strict=True):
+            if a.size > 1:  # numbered by distinct value (1-D unique is a fast sort)
+                values, index = np.unique(f, return_inverse=True)
+                code, span = code * len(values) + index, span * len(values)
+        if span < 2**62:
+            _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+            if len(first) <= size // 2:
+                best = _best_tile_share(*(f[first] for f in flat), units)
+                return best[inverse].reshape(shape)
+    return np.max([_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES], axis=0)
+
+
+@cache
+def _reference(units: int | None) -> float:
+    """Shape efficiency of the 8192^3 reference GEMM on a chip of ``units`` compute units."""
+    return _scalar_shape_efficiency(REFERENCE, REFERENCE, REFERENCE, 1.0, units)
 
 
 def gemm_factor(gemms: Sequence[Gemm], dtype: Dtype, chip: Chip) -> Array | float:
@@ -118,9 +176,13 @@ def gemm_factor(gemms: Sequence[Gemm], dtype: Dtype, chip: Chip) -> Array | floa
     if not gemms:
         return rel
     units = COMPUTE_UNITS.get(chip.name)
-    ref = shape_efficiency(Gemm(REFERENCE, REFERENCE, REFERENCE), units)
+    ref = _reference(units)
     inv: ArrayLike = 0.0
     for g in gemms:
-        eta = np.clip(shape_efficiency(g, units) / ref, 1e-3, 1.0)
+        scalars = _scalars(g)
+        if scalars is not None:
+            eta: Any = min(max(_scalar_shape_efficiency(*scalars, units) / ref, 1e-3), 1.0)
+        else:
+            eta = np.clip(shape_efficiency(g, units) / ref, 1e-3, 1.0)
         inv = inv + g.share / eta
     return rel / np.asarray(inv)

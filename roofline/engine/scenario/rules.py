@@ -17,6 +17,7 @@ and takes precedence over ``field``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 from collections.abc import Collection, Mapping
@@ -103,10 +104,14 @@ class Rule:
             hint = (difflib.get_close_matches(value, [str(c) for c in self.choices], n=1)
                     if isinstance(value, str) else [])
             return f"got {_shown(value)}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-        flat = np.asarray(value, dtype=object).reshape(-1)  # codes: arrays allowed
-        if flat.size == 0:
+        given = np.asarray(value, dtype=object).reshape(-1).tolist()  # codes: arrays allowed
+        if not given:
             return "got an empty list"
-        wrong = [v for v in flat if not any(
+        # a layout search repeats a few codes many times: check each once (by type too, so
+        # True is not taken for 1; unhashable values are checked one by one)
+        with contextlib.suppress(TypeError):
+            given = [v for _, v in dict.fromkeys((type(v), v) for v in given)]
+        wrong = [v for v in given if not any(
             v == c and not isinstance(v, bool | np.bool_) for c in self.choices)]
         return None if not wrong else f"got {_shown(wrong[0])}"
 

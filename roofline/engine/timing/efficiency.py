@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from numpy.typing import ArrayLike
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
+from roofline.specs.loading import load_shipped_data
 
 Mode = Literal["ideal", "expected"]
 Kind = Literal["serving", "training"]
@@ -179,7 +179,7 @@ def _read_calibration(path: Path) -> Calibration:
     """Parse ``efficiency.yaml``; an absent file means priors only and no band."""
     if not path.is_file():
         return Calibration({}, {}, {})
-    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data: Any = load_shipped_data(path) or {}
 
     def table(key: str) -> dict[str, Efficiency]:
         return {name: Efficiency(float(v["matmul"]), float(v["memory"]), float(v["network"]),

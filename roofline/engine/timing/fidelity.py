@@ -21,10 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from roofline.engine.timing.efficiency import efficiency_class
 from roofline.specs.chip import Chip
+from roofline.specs.loading import load_shipped_data
 from roofline.specs.model import ModelSpec
 
 #: Per-case features and errors written by ``roofline validate-runs --calibrate``.
@@ -64,7 +63,7 @@ def backtest() -> tuple[dict[str, Any], ...]:
     """The shipped backtest rows (read once; empty without the file)."""
     if not BACKTEST_FILE.is_file():
         return ()
-    rows = yaml.safe_load(BACKTEST_FILE.read_text(encoding="utf-8")) or []
+    rows = load_shipped_data(BACKTEST_FILE) or []
     return tuple(rows)
 
 
@@ -76,13 +75,14 @@ def _model_features(name: str) -> tuple[float, bool]:
     return float(m.params().total), m.moe is not None
 
 
-def case_distance(row: dict[str, Any], kind: Workload, chip: Chip, params: float,
-                  moe: bool, count: float, batch: float | None) -> float:
-    """How far backtest ``row`` is from a scenario (see the module docstring)."""
+def case_distance(row: dict[str, Any], kind: Workload, chip_class: str, chip_name: str,
+                  params: float, moe: bool, count: float, batch: float | None) -> float:
+    """How far backtest ``row`` is from a scenario (see the module docstring) on a chip
+    named ``chip_name`` of efficiency class ``chip_class``."""
     if row["kind"] != kind:
         return math.inf
     case_params, case_moe = _model_features(str(row["model"]))
-    d = 2.0 * (row["class"] != efficiency_class(chip)) + 0.5 * (row["chip"] != chip.name)
+    d = 2.0 * (row["class"] != chip_class) + 0.5 * (row["chip"] != chip_name)
     d += 1.0 * (case_moe != moe) + abs(math.log10(max(params, 1.0) / case_params))
     d += 0.5 * abs(math.log10(max(count, 1.0) / max(float(row["count"]), 1.0)))
     if kind == "serving" and batch is not None:
@@ -94,11 +94,20 @@ def fidelity(kind: Workload, chip: Chip, model: ModelSpec, *, mode: str = "expec
              count: float = 1.0, batch: float | None = None) -> Fidelity:
     """The trust label of a ``kind`` result for ``model`` on ``count`` x ``chip`` (serving:
     at ``batch`` concurrent sequences) in ``mode`` (``ideal`` or ``expected``)."""
+    return _nearest(kind, efficiency_class(chip), chip.name, float(model.params().total),
+                    model.moe is not None, mode, float(count),
+                    None if batch is None else float(batch))
+
+
+@lru_cache(maxsize=4096)
+def _nearest(kind: Workload, chip_class: str, chip_name: str, params: float, moe: bool,
+             mode: str, count: float, batch: float | None) -> Fidelity:
+    """:func:`fidelity` from the scenario's features (cached: a single answer need not
+    rescan the backtest)."""
     label: Literal["ideal", "calibrated"] = "ideal" if mode == "ideal" else "calibrated"
-    params, moe = float(model.params().total), model.moe is not None
     best, best_d = None, math.inf
     for row in backtest():
-        d = case_distance(row, kind, chip, params, moe, count, batch)
+        d = case_distance(row, kind, chip_class, chip_name, params, moe, count, batch)
         if d < best_d:
             best, best_d = row, d
     if best is None or best_d > NEAR_DISTANCE:

@@ -136,8 +136,10 @@ def moe(r: Reader, fam: Family) -> dict[str, Any]:
         "num_experts_per_tok": r.req("num_experts_per_tok"),
         "moe_intermediate_size": width,
         "n_shared_experts": value(r, e.get("shared", r.get("n_shared_experts", 0))),
+        # Qwen3-Coder writes shared_expert_intermediate_size: 0 for "no shared expert"
         "shared_expert_intermediate_size": r.get(e.get("shared_width",
-                                                       "shared_expert_intermediate_size")),
+                                                       "shared_expert_intermediate_size"))
+        or None,
         "first_k_dense_replace": first, "moe_layer_freq": step, "moe_layer_offset": offset,
         "router_bias": value(r, e.get("router_bias", False)),
         "expert_bias": value(r, e.get("expert_bias", False)),

@@ -87,6 +87,10 @@ _ENTRIES: tuple[Family, ...] = (
                   "costed as full MLA attention (the KV cache is the full context either "
                   "way), so attention FLOPs at long context are an upper bound",
                   "the lightning indexer (~14M per layer, 0.13%) is not counted")),
+    Family("glm_moe_dsa", build="mla", moe=_DEEPSEEK_MOE,
+           notes=("GLM-5: DeepSeek-V3.2's MLA + sparse attention layout; costed as full MLA "
+                  "attention (an upper bound on attention FLOPs at long context)",
+                  "the lightning indexer is not counted")),
     Family("glm", attn=_QKV_BIAS),
     Family("glm4", norms_per_layer=4, attn=_QKV_BIAS,
            notes=("post-attention and post-MLP norms: 4 norms a layer",)),
@@ -187,4 +191,6 @@ MULTIMODAL: dict[str, str] = {
     "llava": "llama", "llava_next": "llama", "mistral3": "mistral", "gemma3": "gemma3_text",
     "llama4": "llama4_text", "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "phi3_v": "phi3",
     "idefics3": "llama", "qwen2_audio": "qwen2", "paligemma": "gemma",
+    "qwen3_vl": "qwen3", "qwen3_vl_moe": "qwen3_moe", "qwen3_5": "qwen3_next",
+    "qwen3_5_moe": "qwen3_next",
 }

@@ -68,13 +68,58 @@ def jamba(r: Reader, fam: Family) -> dict[str, Any]:
     return data
 
 
+_BLOCKS = {"mamba": "M", "attention": "*", "mlp": "-", "moe": "E"}
+
+
+def _nemotron_blocks(r: Reader) -> str:
+    """The block string: ``hybrid_override_pattern``, or Nemotron 3.5's
+    ``layers_block_type`` list (mamba / attention / mlp / moe) spelt the same way."""
+    listed = r.cfg.get("layers_block_type")
+    if r.cfg.get("hybrid_override_pattern") is None and isinstance(listed, list):
+        bad = [b for b in listed if b not in _BLOCKS]
+        if bad or not listed:
+            raise r.error(f"unknown block type {bad[0] if bad else None!r}; known: "
+                          f"{', '.join(_BLOCKS)}", "layers_block_type")
+        return "".join(_BLOCKS[b] for b in listed)
+    text = r.req("hybrid_override_pattern")
+    if not isinstance(text, str) or not text or set(text) - set("M*-E"):
+        raise r.error("expected a string of M, *, - and E", "hybrid_override_pattern")
+    return text
+
+
+def _latent_moe(r: Reader, data: dict[str, Any]) -> None:
+    """LatentMoE (Nemotron 3 Super / Ultra): routed experts work in ``moe_latent_size``
+    (h -> latent down-projection, experts latent -> width -> latent, latent -> h up), all
+    of it squared-ReLU, not gated. Folded into the engine's MoE exactly for parameters and
+    FLOPs: expert width x latent / h, and the two h x latent projections every token
+    passes through as that much more shared-expert width."""
+    latent = r.get("moe_latent_size")
+    if latent is None:
+        return
+    h, m = data["hidden_size"], data["moe"]
+    if not isinstance(latent, int) or isinstance(latent, bool) or not 0 < latent <= h:
+        raise r.error(f"expected a whole number in 1..hidden_size ({h}), got {latent!r:.40}",
+                      "moe_latent_size")
+    width = m["moe_intermediate_size"] * latent / h
+    if width != int(width):
+        raise r.error(f"moe_intermediate_size x moe_latent_size / hidden_size is "
+                      f"{width:g}, not whole: not expressible", "moe_latent_size")
+    m["moe_intermediate_size"] = int(width)
+    shared = m["shared_expert_intermediate_size"] or m["n_shared_experts"] * width
+    m["shared_expert_intermediate_size"] = int(shared) + latent
+    m["n_shared_experts"] = max(m["n_shared_experts"], 1)
+    r.notes.append(f"LatentMoE: experts at latent {latent} folded into expert width "
+                   f"{int(width)} and {latent} more shared width (exact parameters and "
+                   "FLOPs; expert-parallel all-to-all is costed at hidden_size, not latent)")
+
+
 def nemotron_h(r: Reader, fam: Family) -> dict[str, Any]:
     """Nemotron-H (arXiv 2504.03624): ``hybrid_override_pattern`` lists one block per
     character: M Mamba-2, * attention, - MLP, E MoE. Each mixer block and the FFN block
     that follows it are one roofline layer (a mixer followed by another mixer has no FFN)."""
-    text = r.req("hybrid_override_pattern")
-    if not isinstance(text, str) or not text or set(text) - set("M*-E"):
-        raise r.error("expected a string of M, *, - and E", "hybrid_override_pattern")
+    text = _nemotron_blocks(r)
+    if r.cfg.get("num_hidden_layers") is None:  # Nemotron 3 Ultra names only its blocks
+        r.cfg = {**r.cfg, "num_hidden_layers": len(text)}
     mixers: list[str] = []
     ffns: list[str] = []
     for c in text:
@@ -94,6 +139,7 @@ def nemotron_h(r: Reader, fam: Family) -> dict[str, Any]:
     data["mlp"]["hidden_act"] = r.get("mlp_hidden_act", "relu2")
     if "moe" in ffns:
         data["moe"] = moe(r, fam)
+        _latent_moe(r, data)
     data["ssm"] = _mamba2_block(r, "mamba_")
     return data
 

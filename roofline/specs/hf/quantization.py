@@ -190,30 +190,75 @@ def _compressed_tensors(q: Mapping[str, Any]) -> Scheme:
                   f"compressed-tensors {label}, activations {acts}", notes)
 
 
+#: ModelOpt ``quant_algo`` -> (weight format, activation dtype).
+_MODELOPT: dict[str, tuple[FormatSpec, str]] = {
+    "NVFP4": ("nvfp4", "fp4"), "FP8": ("fp8", "fp8"), "FP8_PER_CHANNEL_PER_TOKEN":
+    ("fp8-per-channel", "fp8"), "W4A16_AWQ": ("int4-g128", "bf16"),
+    "W4A8_AWQ": ("int4-g128", "fp8"), "NVFP4_AWQ": ("nvfp4", "fp4"),
+    "W4A16_NVFP4": ("nvfp4", "bf16"), "MXFP4": ("mxfp4", "fp4"),
+    "W8A8_SQ_PER_CHANNEL": ("int8", "int8")}
+
+
+def _modelopt_algo(algo: str) -> tuple[FormatSpec, str]:
+    if algo not in _MODELOPT:
+        raise _err(f"ModelOpt quant_algo {algo!r} is not supported; known: "
+                   f"{', '.join(_MODELOPT)}, MIXED_PRECISION", "quant_algo")
+    return _MODELOPT[algo]
+
+
+def _mixed(layers: Any, notes: list[str]) -> tuple[str, dict[str, FormatSpec]]:
+    """ModelOpt MIXED_PRECISION: ``quantized_layers`` names each module's algorithm; each
+    model part takes its most common one (the rest stays bf16). Returns the dominant
+    algorithm (by module count) and the per-part weight formats."""
+    if not isinstance(layers, Mapping) or not layers:
+        raise _err("MIXED_PRECISION needs a quantized_layers mapping", "quantized_layers")
+    votes: dict[str, dict[str, int]] = {}
+    for name, spec in layers.items():
+        algo = str(spec.get("quant_algo", "") if isinstance(spec, Mapping) else "").upper()
+        _modelopt_algo(algo)
+        part = next((n for n, rx in _PARTS if re.search(rx, str(name))), "mlp")
+        votes.setdefault(part, {}).setdefault(algo, 0)
+        votes[part][algo] += 1
+    picked = {part: max(v, key=v.__getitem__) for part, v in votes.items()}
+    mixed = [p for p, v in votes.items() if len(v) > 1]
+    if mixed:
+        notes.append(f"MIXED_PRECISION: {', '.join(sorted(mixed))} mix algorithms; each "
+                     "costed at its most common one")
+    total: dict[str, int] = {}
+    for v in votes.values():
+        for a, n in v.items():
+            total[a] = total.get(a, 0) + n
+    return max(total, key=total.__getitem__), {p: _modelopt_algo(a)[0]
+                                               for p, a in picked.items()}
+
+
 def _modelopt(q: Mapping[str, Any]) -> Scheme:
     """NVIDIA ModelOpt (``hf_quant_config.json`` or ``quant_method: modelopt``)."""
     algo = str(q.get("quant_algo", "")).upper()
-    table: dict[str, tuple[FormatSpec, str]] = {
-        "NVFP4": ("nvfp4", "fp4"), "FP8": ("fp8", "fp8"), "FP8_PER_CHANNEL_PER_TOKEN":
-        ("fp8-per-channel", "fp8"), "W4A16_AWQ": ("int4-g128", "bf16"),
-        "W4A8_AWQ": ("int4-g128", "fp8"), "NVFP4_AWQ": ("nvfp4", "fp4"),
-        "MXFP4": ("mxfp4", "fp4"), "W8A8_SQ_PER_CHANNEL": ("int8", "int8")}
-    if algo not in table:
-        raise _err(f"ModelOpt quant_algo {algo!r} is not supported; known: "
-                   f"{', '.join(table)}", "quant_algo")
-    w, acts = table[algo]
     notes: list[str] = []
-    keep = {"embedding": "bf16", "router": "bf16"}
-    keep.update({c: "bf16" for c in components(q.get("exclude_modules") or q.get("ignore"),
-                                                notes)})
-    kv = str(q.get("kv_cache_quant_algo") or "").upper()
+    keep: dict[str, FormatSpec] = {"embedding": "bf16", "router": "bf16"}
+    if algo == "MIXED_PRECISION":  # modules not listed stay bf16
+        main, parts = _mixed(q.get("quantized_layers"), notes)
+        w, acts = "bf16", _modelopt_algo(main)[1]
+        keep.update(parts)
+        label = f"ModelOpt mixed ({', '.join(f'{p} {a}' for p, a in sorted(parts.items()))})"
+    else:
+        w, acts = _modelopt_algo(algo)
+        label = f"ModelOpt {algo}"
+    excluded = q.get("exclude_modules") or q.get("ignore")
+    keep.update({c: "bf16" for c in components(excluded, notes if w != "bf16" else [])})
+    kv = q.get("kv_cache_quant_algo") or q.get("kv_cache_scheme")  # the latter: exports
+    kv = str(kv if isinstance(kv, str) else "").upper()              # in quantization_config
     return Scheme(w, acts, "fp8" if kv == "FP8" else "bf16", keep,
-                  f"ModelOpt {algo}" + (" + fp8 KV" if kv == "FP8" else ""), notes)
+                  label + (" + fp8 KV" if kv == "FP8" else ""), notes)
 
 
 def read_quantization(q: Mapping[str, Any]) -> Scheme:
     """The stored formats a ``quantization_config`` describes; SpecError if not modelled."""
     method = str(q.get("quant_method", "")).lower()
+    producer = q.get("producer")
+    if not method and isinstance(producer, Mapping) and producer.get("name") == "modelopt":
+        method = "modelopt"  # ModelOpt exports that name only their producer and quant_algo
     if method == "mxfp4":  # gpt-oss: MoE experts in MXFP4, all else bf16
         notes: list[str] = []
         components(q.get("modules_to_not_convert"), notes)
