@@ -260,6 +260,15 @@ CALLS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
     "speculative": (lambda **kw: roofline.speculative("llama-3-8b", "llama-3-8b", "h100",
                                                       **kw),
                     ("acceptance", "draft_len", "batch", "context", "tp", "mode")),
+    "serve_at_rate": (lambda **kw: roofline.serve_at_rate("llama-3-8b", "h100", **{
+        "rate": [1.0, 5.0], **kw}), ("rate", "prompt_len", "output_len", "tp", "dp", "ep",
+                                     "disaggregated", "prefill_tp", "prefill_instances",
+                                     "decode_instances", "percentile", "prompt_cv",
+                                     "cache_hit", "precision")),
+    "frontier": (lambda **kw: roofline.frontier("llama-3-8b", "h100", **{"count": 2, **kw}),
+                 ("count", "prompt_len", "output_len", "max_ttft_s", "max_tpot_s",
+                  "cache_hit", "cache_tier", "speculation", "disaggregated",
+                  "usd_per_chip_hour", "mode", "overlap")),
     "energy": (lambda **kw: EnergyAssumptions(**kw),
                ("pue", "power_utilisation", "grid_kg_co2_per_kwh")),
 }

@@ -8,8 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from roofline.cli.output import print_json, print_table, records
 from roofline.errors import SpecError
 from roofline.formatting import count, si
@@ -23,6 +21,8 @@ from roofline.specs.units import dump_with_units
 
 
 def cmd_chips(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     df = list_chips()
     if args.json:
         print_json(records(df))
@@ -45,6 +45,8 @@ def cmd_chips(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     df = list_models()
     if args.json:
         print_json(records(df))

@@ -39,13 +39,14 @@ MAX_BATCH = 1e7
 @dataclass(frozen=True)
 class Rule:
     """Allowed values of one input: a finite number in [low, high] (``low_open`` makes the
-    low end exclusive), optionally whole; or one of ``choices``; or (``kind``) True/False,
-    or a mapping of names. ``optional`` inputs may be None ("not given": the verb's
-    default or its "auto" applies); others may not."""
+    low end exclusive, ``high_open`` the high end), optionally whole; or one of
+    ``choices``; or (``kind``) True/False, or a mapping of names. ``optional`` inputs
+    may be None ("not given": the verb's default or its "auto" applies); others may not."""
 
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
+    high_open: bool = False
     integer: bool = False
     choices: tuple[Any, ...] | None = None
     kind: Literal["number", "flag", "mapping"] = "number"
@@ -63,9 +64,10 @@ class Rule:
             return "a dict of names to values"
         kind = "a whole number" if self.integer else "a finite number"
         lo, hi = math.isfinite(self.low), math.isfinite(self.high)
-        bound = (f" in {'(' if self.low_open else '['}{self.low:,.10g}, {self.high:,.10g}]"
+        bound = (f" in {'(' if self.low_open else '['}{self.low:,.10g}, {self.high:,.10g}"
+                 f"{')' if self.high_open else ']'}"
                  if lo and hi else f" {'>' if self.low_open else '>='} {self.low:,.10g}" if lo
-                 else f" <= {self.high:,.10g}" if hi else "")
+                 else f" {'<' if self.high_open else '<='} {self.high:,.10g}" if hi else "")
         return f"{kind}{bound}" + (f" ({self.unit})" if self.unit else "")
 
     def violation(self, value: Any) -> str | None:
@@ -82,15 +84,16 @@ class Rule:
             return None if ok else f"got {_shown(value)}"
         if type(value) in (int, float):  # the common single answer, without numpy
             v = float(value)
-            ok = (math.isfinite(v) and v <= self.high and (v > self.low if self.low_open
-                                                          else v >= self.low)
+            ok = (math.isfinite(v) and (v < self.high if self.high_open else v <= self.high)
+                  and (v > self.low if self.low_open else v >= self.low)
                   and (not self.integer or v == round(v)))
             return None if ok else f"got {v:.10g}"
         flat = _numbers(value)
         if isinstance(flat, str):
             return flat
         with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(flat) | (flat > self.high) | (
+            bad = ~np.isfinite(flat) | ((flat >= self.high) if self.high_open
+                                        else (flat > self.high)) | (
                 (flat <= self.low) if self.low_open else (flat < self.low))
             if self.integer:
                 bad |= flat != np.round(flat)
@@ -174,6 +177,26 @@ RULES: dict[str, Rule] = {
     "zero": Rule(choices=(0, 1, 2, 3), fix="a ZeRO stage: 0 none, 1 optimizer, 2 +gradients, "
                  "3 +weights (FSDP)"),
     "dp_overlap": Rule(low=0, high=1, unit="share of DP traffic hidden"),
+    # serving at a rate (queueing) and the frontier
+    "percentile": Rule(low=0.5, high=1, high_open=True, unit="quantile of latency"),
+    "prompt_cv": Rule(low=0, high=100, unit="coefficient of variation of prefill time"),
+    "serve_at_rate.dp": _whole(1, MAX_CHIPS, "replicas"),
+    "prefill_instances": _whole(1, MAX_CHIPS, "instances"),
+    "decode_instances": _whole(1, MAX_CHIPS, "instances"),
+    "prefill_tp": _whole(1, MAX_CHIPS, "ranks", optional=True),
+    "prefill_dp": _whole(1, MAX_CHIPS, "replicas", optional=True),
+    "prefill_ep": _whole(1, MAX_CHIPS, "ranks", optional=True),
+    "cache_hit": Rule(low=0, high=1, high_open=True, unit="share of prompt tokens cached"),
+    "cache_tier": Rule(choices=("hbm", "host", "disk")),
+    "speculation": Rule(choices=("auto", "off", "mtp", "eagle")),
+    "disaggregated": Rule(kind="flag"),
+    "frontier.disaggregated": Rule(kind="flag", optional=True, fix="None tries both"),
+    "overlap": Rule(kind="flag"),
+    "frontier.count": _whole(1, 1e6, "chips"),
+    "frontier.prompt_len": Rule(low=1, high=1e7, unit="tokens", optional=True,
+                                fix="omit it for the workload preset's"),
+    "frontier.output_len": Rule(low=1, high=1e7, unit="tokens", optional=True,
+                                fix="omit it for the workload preset's"),
     # targets
     "max_tpot_s": _above_zero(3600, "s", optional=True),
     "max_ttft_s": _above_zero(86400, "s", optional=True),

@@ -262,9 +262,9 @@ def _reasons(sc: ServingScenario, count: int | None,
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
-    if not sc.allow_beyond_context:  # a single request beyond it was refused at the edge
-        long = np.broadcast_to(beyond_context(m, sc.workload.prompt_len,
-                                              sc.workload.output_len), shape) & (reasons == "")
+    long = np.broadcast_to(beyond_context(m, sc.workload.prompt_len, sc.workload.output_len),
+                           shape) & (reasons == "")
+    if not sc.allow_beyond_context and long.any():  # a single one was refused at the edge
         reasons[long] = (f"prompt_len + output_len exceeds max_position_embeddings "
                          f"({m.max_position_embeddings:,}); allow_beyond_context=True "
                          "evaluates it")
