@@ -73,7 +73,7 @@ def value(column: str, v: object) -> str:
         return count(x)
     if column.endswith("_s") or "_s_" in column:
         return seconds(x)
-    if column.endswith("fraction") or column in ("mfu", "hfu"):
+    if column.endswith(("fraction", "_share")) or column in ("mfu", "hfu"):
         return f"{x:.1%}"
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}"

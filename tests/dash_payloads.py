@@ -118,11 +118,12 @@ class Callback:
 
 
 def callbacks(client: Client) -> list[Callback]:
-    """Every callback the app registers."""
+    """Every callback the server answers (clientside ones run in the browser only)."""
     deps = client.get(DEPENDENCIES).get_json()
     return [Callback(d["output"], [(i["id"], i["property"]) for i in d["inputs"]],
                      [(s["id"], s["property"]) for s in d["state"]],
-                     bool(d.get("prevent_initial_call"))) for d in deps]
+                     bool(d.get("prevent_initial_call"))) for d in deps
+            if not d.get("clientside_function")]
 
 
 def props(tree: Any) -> Iterator[tuple[tuple[str, str], Any]]:

@@ -38,7 +38,7 @@ def _has_trace(graph_id: str, name: str) -> Callable[[object], bool]:
 
 #: Each page, and what shows it has finished drawing.
 READY: dict[str, Callable[[object], object]] = {
-    "/roofline": lambda d: _has_trace("roofline-graph", "decode operators")(d)
+    "/roofline": lambda d: _has_trace("roofline-graph", "nvidia-h100-sxm decode")(d)
     and column_texts(d, "roofline-ops", "operator"),
     "/memory": lambda d: _has_trace("memory-graph", "weights")(d)
     and column_texts(d, "memory-table", "chip"),
@@ -90,7 +90,7 @@ def test_changing_batch_moves_the_roofline_points(driver, dashboard_url):
 
     def decode_x(d) -> list[float]:
         return next((t["x"] for t in graph_traces(d, "roofline-graph")
-                     if t["name"] == "decode operators"), [])
+                     if t["name"] == "nvidia-h100-sxm decode"), [])
 
     before = decode_x(driver)
     table_before = column_texts(driver, "roofline-ops", "intensity_flop_per_byte")
@@ -223,3 +223,82 @@ def test_engine_errors_show_as_a_message_not_a_traceback(driver, dashboard_url):
                        "the layout error to show", TIMEOUT)
     assert "impossible layout" in message
     assert "Traceback" not in text_of(driver, "page")
+
+
+# --- roofline page: every chip on one plot, click for details, zoom kept ----------------
+
+_TRACE_INDEX = ("const gd = document.querySelector('#roofline-graph .js-plotly-plot');"
+                "const i = gd._fullData.findIndex(t => t.name === arguments[0]);")
+
+
+def _largest_marker(driver, trace: str):
+    """The DOM element of a trace's marker grouping the most operators."""
+    return driver.execute_script(
+        _TRACE_INDEX + "const sizes = gd.data[i].customdata.map(c => c.operators.length);"
+        "const k = sizes.indexOf(Math.max(...sizes));"
+        "return gd.querySelectorAll('.scatterlayer .trace')[i]"
+        ".querySelectorAll('path.point')[k];", trace)
+
+
+def test_roofline_compares_every_chip_and_clicks_for_details(driver, dashboard_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    chips = ("nvidia-h100-sxm", "amd-mi300x", "nvidia-b200")
+    visit(driver, dashboard_url, "/roofline", "?model=llama-3.1-70b&chips=" + ",".join(chips)
+          + "&batch=8&tp=1")
+    names = {t["name"] for t in graph_traces(driver, "roofline-graph")}
+    assert {f"{c} {ph}" for c in chips for ph in ("prefill", "decode")} <= names
+    # The default-sized scenario needs 153 GB per device: H100 (80 GB) is warned about.
+    warning = text_of(driver, "roofline-warning")
+    assert "Does not fit on nvidia-h100-sxm" in warning and "amd-mi300x" not in warning
+    # Llama's decode GEMMs share one intensity: one marker, every name in its hover.
+    point = _largest_marker(driver, "nvidia-b200 decode")
+    ActionChains(driver).move_to_element(point).perform()
+    hover = wait_for(driver, lambda d: d.execute_script(
+        "const h = document.querySelector('.hoverlayer .hovertext');"
+        " return h ? h.textContent : '';"), "the hover label", TIMEOUT)
+    assert "operators here" in hover and "mlp" in hover and "qkv_proj" in hover
+    ActionChains(driver).move_to_element(point).click().perform()
+    wait_for(driver, lambda d: column_texts(d, "roofline-details-table", "operator"),
+             "the clicked point's details", TIMEOUT)
+    assert "operators at this point" in text_of(driver, "roofline-details")
+    ops = column_texts(driver, "roofline-details-table", "operator")
+    assert {"qkv_proj", "o_proj", "mlp"} <= set(ops)
+    assert set(column_texts(driver, "roofline-details-table", "chip")) == {"nvidia-b200"}
+    assert "decode" in column_texts(driver, "roofline-details-table", "phase")
+    shares = column_texts(driver, "roofline-details-table", "step_share")
+    assert all(s.endswith("%") for s in shares)
+    assert column_texts(driver, "roofline-details-table", "bound") == ["memory"] * len(ops)
+    assert not severe_console_errors(driver)
+
+
+def test_roofline_zoom_and_legend_survive_an_update(driver, dashboard_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    visit(driver, dashboard_url, "/roofline", "?batch=8")
+    graph = driver.find_element(By.CSS_SELECTOR, "#roofline-graph .nsewdrag")
+    ActionChains(driver).move_to_element_with_offset(graph, -120, -60).click_and_hold() \
+        .move_by_offset(160, 90).release().perform()
+    layout_js = ("const gd = document.querySelector('#roofline-graph .js-plotly-plot');"
+                 "return gd._fullLayout.xaxis.range.slice();")
+    zoomed = wait_for(driver, lambda d: (r := d.execute_script(layout_js))
+                      and not d.execute_script(
+                          "const gd = document.querySelector('#roofline-graph .js-plotly-plot');"
+                          "return gd._fullLayout.xaxis.autorange;") and r, "the zoom", TIMEOUT)
+    # Hide one trace from the legend.
+    item = next(e for e in driver.find_elements(By.CSS_SELECTOR,
+                                                "#roofline-graph .legend .traces")
+                if e.text == "amd-mi300x prefill")
+    item.find_element(By.CSS_SELECTOR, ".legendtoggle").click()
+    visible_js = (_TRACE_INDEX + "return gd._fullData[i].visible;")
+    wait_for(driver, lambda d: d.execute_script(visible_js, "amd-mi300x prefill")
+             == "legendonly", "the legend click", TIMEOUT)
+    before = graph_traces(driver, "roofline-graph")
+    set_number(driver, "roofline-batch", 64)
+    wait_for(driver, lambda d: graph_traces(d, "roofline-graph") != before,
+             "the figure to update", TIMEOUT)
+    after = driver.execute_script(layout_js)
+    assert after == pytest.approx(zoomed)
+    assert driver.execute_script(visible_js, "amd-mi300x prefill") == "legendonly"
+    assert driver.execute_script(visible_js, "amd-mi300x decode") is True

@@ -223,7 +223,7 @@ def test_roofline_points_move_with_batch():
 
     def decode_x(view: View) -> list[float]:
         fig = view.outputs[0]
-        return list(next(t for t in fig.data if t.name == "decode operators").x)
+        return list(next(t for t in fig.data if t.name == "nvidia-h100-sxm decode").x)
 
     assert decode_x(small) != decode_x(large)
     assert max(decode_x(large)) > max(decode_x(small))  # bigger batches: more FLOP per byte

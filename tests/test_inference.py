@@ -176,3 +176,25 @@ def test_fp8_recipe_keeps_the_attention_core_in_bf16():
     slow = infer("llama-3-8b", "h100", batch=4, prompt_len=4096, precision="fp8")
     fast = infer("llama-3-8b", "h100", batch=4, prompt_len=4096, precision=fp8_attention)
     assert float(fast["ttft_ideal_s"]) < float(slow["ttft_ideal_s"])
+
+
+@pytest.mark.parametrize("tp", [1, 4])
+def test_operator_step_share_is_time_over_the_forward_pass(tp):
+    # share = operator time / (all operators + communication) of one forward pass: on one
+    # chip the shares add up to 1; with tp=4 the all-reduces take the rest.
+    res = infer("llama-3.1-70b", "h100", batch=8, prompt_len=2048, output_len=256, tp=tp)
+    for phase in ("prefill", "decode"):
+        ops = res.operators(phase)
+        comm = res["decode_comm_s"]
+        if tp == 1:
+            np.testing.assert_allclose(ops["step_share"], ops["time_s"] / ops["time_s"].sum())
+            assert ops["step_share"].sum() == pytest.approx(1.0)
+        else:
+            assert 0.5 < ops["step_share"].sum() < 1.0
+        if phase == "decode":  # decode's forward pass is its TPOT: ops + communication
+            assert ops["time_s"].sum() + comm == pytest.approx(res["tpot_s"], rel=1e-9)
+            np.testing.assert_allclose(ops["step_share"], ops["time_s"] / res["tpot_s"])
+    # The table is built once and each caller gets its own copy.
+    mine = res.operators("decode")
+    mine["time_s"] = 0.0
+    assert (res.operators("decode")["time_s"] > 0).all()

@@ -108,7 +108,8 @@ def _raises(call: Any, *words: str) -> SpecError:
     (lambda: roofline.train(M, C, count=8, seq_len=2048, global_batch=64, master_weights="fp8"),
      ("master_weights must be one of 'fp32', 'bf16', 'none', got 'fp8'",)),
     (lambda: roofline.continuous(M, C, rate=1.0, token_budget=0),
-     ("token_budget must be a whole number in [1, 1,000,000,000] (tokens per step), got 0",)),
+     ("token_budget must be a whole number in [1, 1,000,000,000] (tokens per scheduler "
+      "step), got 0",)),
     (lambda: roofline.continuous(M, C, rate=float("nan")),
      ("rate must be a finite number in (0, 1,000,000,000] (requests/s), got nan",)),
     (lambda: roofline.compare(M, "h100"),

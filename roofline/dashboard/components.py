@@ -50,7 +50,7 @@ LABELS: dict[str, str] = {
     "max_position_embeddings": "context", "capacity_bytes": "capacity", "layout": "layout",
     "step_time_s": "step time", "mfu": "MFU", "total_time_s": "run time",
     "chip_hours": "chip-hours", "cost_usd": "run cost", "energy_kwh": "energy (kWh)",
-    "recompute": "recompute",
+    "recompute": "recompute", "prefill_bound": "prefill bound", "step_share": "share of step",
 }
 
 
@@ -169,11 +169,13 @@ def page(name: str, title: str, intro: str, controls: Any, results: Sequence[Any
 
 
 def table(frame: pd.DataFrame, columns: Sequence[str], table_id: str | None = None,
-          max_rows: int = 200) -> html.Div:
+          max_rows: int = 200, labels: Mapping[str, str] | None = None) -> html.Div:
     """A formatted table of ``columns`` (those present) of ``frame`` in a horizontally
-    scrolling box; ``td`` elements carry ``data-column`` so tests can read a column."""
+    scrolling box; ``td`` elements carry ``data-column`` so tests can read a column.
+    Headings come from ``labels``, then :data:`LABELS`."""
     cols = [c for c in columns if c in frame.columns]
-    head = html.Thead(html.Tr([html.Th(LABELS.get(c, c.replace("_", " "))) for c in cols]))
+    names = {**LABELS, **(labels or {})}
+    head = html.Thead(html.Tr([html.Th(names.get(c, c.replace("_", " "))) for c in cols]))
     rows = [html.Tr([html.Td(cell(c, v), **{"data-column": c}) for c, v in
                      zip(cols, record, strict=True)])
             for record in frame[cols].head(max_rows).itertuples(index=False, name=None)]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dash
-from dash import Input, Output, State, html
+from dash import ClientsideFunction, Input, Output, State, html
 
 from roofline.dashboard.catalog import SpecKind, options, resolve_chip, resolve_model
 from roofline.dashboard.components import busy_id, cid, error_id, mounted_id, results_id
@@ -175,3 +175,17 @@ def register_options(app: dash.Dash, page: str, dropdowns: Mapping[str, SpecKind
 
         app.callback(Output(cid(page, key), "options"), Input(STORE_ID, "data"),
                      Input(mounted_id(page), "data"), State(cid(page, key), "value"))(_options)
+
+
+def figure_store_id(graph_id: str) -> str:
+    """Id of the store a view callback sends ``graph_id``'s figure to (see
+    :func:`register_kept_view`)."""
+    return f"{graph_id}-figure"
+
+
+def register_kept_view(app: dash.Dash, graph_id: str) -> None:
+    """Show the figures sent to :func:`figure_store_id` in ``graph_id``, keeping the user's
+    zoom and the traces hidden from the legend (``assets/keep_view.js``, in the browser)."""
+    app.clientside_callback(ClientsideFunction("roofline", "keepView"),
+                            Output(graph_id, "figure"), Input(figure_store_id(graph_id), "data"),
+                            State(graph_id, "figure"))

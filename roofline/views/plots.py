@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from numpy.typing import NDArray
 
 from roofline.engine.timing.roofline import attainable_flops_per_s
 from roofline.formatting import seconds, si, value
@@ -108,7 +109,7 @@ def roof_dtypes(chip: Chip, wanted: Iterable[str]) -> list[Dtype]:
     return out
 
 
-def _intensity_range(chips: Sequence[Chip], dtypes: Sequence[str],
+def intensity_range(chips: Sequence[Chip], dtypes: Sequence[str],
                      ops: Sequence[pd.DataFrame]) -> tuple[float, float]:
     """x-axis span (FLOP/byte): a decade either side of every ridge point and operator."""
     xs = [c.ridge_point(d) for c in chips for d in roof_dtypes(c, dtypes)]
@@ -118,9 +119,11 @@ def _intensity_range(chips: Sequence[Chip], dtypes: Sequence[str],
     return 10 ** math.floor(math.log10(lo) - 1), 10 ** math.ceil(math.log10(hi) + 1)
 
 
-def _roof_traces(chips: Sequence[Chip], dtypes: Sequence[str],
-                 x_range: tuple[float, float]) -> list[go.Scatter]:
-    traces: list[go.Scatter] = []
+def roof_traces(chips: Sequence[Chip], dtypes: Sequence[str],
+                x_range: tuple[float, float]) -> list[dict[str, Any]]:
+    """Roof lines (``min(peak, intensity x bandwidth)``) and ridge points of every chip and
+    dtype, as plotly trace dicts (colour per chip, dash per dtype)."""
+    traces: list[dict[str, Any]] = []
     for i, c in enumerate(chips):
         colour = PALETTE[i % len(PALETTE)]
         bw = c.memory.bandwidth
@@ -130,24 +133,31 @@ def _roof_traces(chips: Sequence[Chip], dtypes: Sequence[str],
             xs = np.array([x_range[0], ridge, x_range[1]])
             ys = attainable_flops_per_s(xs, peak, bw)
             name = f"{c.name} {d.value}"
-            traces.append(go.Scatter(
-                x=xs, y=ys, mode="lines", name=name, legendgroup=name,
-                line={"color": colour, "dash": DASHES[j % len(DASHES)], "width": 2},
-                hovertemplate=(f"{name}<br>peak {si(peak, 'FLOP/s')}<br>"
-                               f"memory {si(bw, 'B/s')}<extra></extra>")))
-            traces.append(go.Scatter(
-                x=[ridge], y=[peak], mode="markers", name=f"{name} ridge point",
-                legendgroup=name, showlegend=False,
-                marker={"color": colour, "size": 10, "symbol": "x"},
-                hovertemplate=(f"{name} ridge point<br>{ridge:.3g} FLOP/B at "
-                               f"{si(peak, 'FLOP/s')}<extra></extra>")))
+            traces.append({
+                "type": "scatter", "x": xs, "y": ys, "mode": "lines", "name": name,
+                "legendgroup": name, "uid": name,
+                "line": {"color": colour, "dash": DASHES[j % len(DASHES)], "width": 2},
+                "hovertemplate": (f"{name}<br>peak {si(peak, 'FLOP/s')}<br>"
+                                  f"memory {si(bw, 'B/s')}<extra></extra>")})
+            traces.append({
+                "type": "scatter", "x": [ridge], "y": [peak], "mode": "markers",
+                "name": f"{name} ridge point", "legendgroup": name, "showlegend": False,
+                "uid": f"{name} ridge point",
+                "marker": {"color": colour, "size": 10, "symbol": "x"},
+                "hovertemplate": (f"{name} ridge point<br>{ridge:.3g} FLOP/B at "
+                                  f"{si(peak, 'FLOP/s')}<extra></extra>")})
     return traces
 
 
+def plottable(ops: pd.DataFrame) -> NDArray[np.bool_]:
+    """Which operators can sit on a log-log roofline: FLOPs, bytes and time all > 0."""
+    return np.asarray((ops["flops"] > 0) & (ops["bytes"] > 0) & (ops["time_s"] > 0))
+
+
 def operator_points(ops: pd.DataFrame) -> pd.DataFrame:
-    """Operators that can sit on a log-log roofline (FLOPs > 0, finite intensity), with the
-    FLOP/s they attain: FLOPs / time (``time_s`` = max(compute, memory) from the engine)."""
-    keep = ops[(ops["flops"] > 0) & (ops["bytes"] > 0) & (ops["time_s"] > 0)]
+    """Operators that can sit on a log-log roofline (:func:`plottable`), with the FLOP/s
+    they attain: FLOPs / time (``time_s`` = max(compute, memory) from the engine)."""
+    keep = ops[plottable(ops)]
     return keep.assign(attained_flops_per_s=keep["flops"] / keep["time_s"])
 
 
@@ -191,8 +201,8 @@ def roofline_figure(result: InferenceResult | None = None, *,
     if dtypes is None:
         used = [d for f in op_frames.values() for d in f.loc[f["flops"] > 0, "dtype"]]
         dtypes = list(dict.fromkeys(used)) or ["bf16"]
-    x_range = _intensity_range(chip_list, dtypes, list(op_frames.values()))
-    fig = go.Figure(_roof_traces(chip_list, dtypes, x_range))
+    x_range = intensity_range(chip_list, dtypes, list(op_frames.values()))
+    fig = go.Figure(roof_traces(chip_list, dtypes, x_range))
     for ph, frame in op_frames.items():
         fig.add_trace(_operator_trace(frame, ph))
     if title is None and result is not None:

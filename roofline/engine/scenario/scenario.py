@@ -39,11 +39,13 @@ class Workload:
 
 @dataclass(frozen=True)
 class Layout:
-    """One replica's parallel degrees, and the chips in all (None: one replica)."""
+    """One replica's parallel degrees (``dp``: data-parallel attention groups per stage),
+    and the chips in all (None: one replica)."""
 
     tp: Array
     pp: Array
     ep: Array
+    dp: Array
     count: float | None = None
 
 
@@ -67,7 +69,8 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
                      prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
                      precision: str | Precision | Mapping[str, Any] | None = "native",
                      tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
-                     count: int | None = None, allow_beyond_context: bool = False,
+                     dp: ArrayLike = 1, count: int | None = None,
+                     allow_beyond_context: bool = False,
                      other: Mapping[str, Any] | None = None) -> ServingScenario:
     """Resolve specs and precision, check every input (``other``: the verb's further
     inputs, checked in the same pass so every bad one is named at once), broadcast once.
@@ -75,20 +78,21 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
     ``allow_beyond_context`` (for arrays: a row flagged by the verb, see
     :func:`~roofline.engine.scenario.rules.beyond_context`)."""
     check_lengths(batch=batch, prompt_len=prompt_len, output_len=output_len, tp=tp, pp=pp,
-                  ep=ep)
+                  ep=ep, dp=dp)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
     v = check("infer", {"batch": batch, "prompt_len": prompt_len, "output_len": output_len,
-                        "tp": tp, "pp": pp, "ep": ep, "count": count,
+                        "tp": tp, "pp": pp, "ep": ep, "dp": dp, "count": count,
                         "allow_beyond_context": allow_beyond_context, **(other or {})},
-              single=("count", "runtime_reserve_bytes"))
-    arrays = [v[k] for k in ("batch", "prompt_len", "output_len", "tp", "pp", "ep")]
+              single=("count", "runtime_reserve_bytes", "redundant_experts",
+                      "memory_utilisation", "token_budget"))
+    arrays = [v[k] for k in ("batch", "prompt_len", "output_len", "tp", "pp", "ep", "dp")]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), (1,))
     single = all(a.ndim == 0 for a in arrays)
     if single:  # in arrays (a sweep) a request beyond the window is a flagged row
         check_context(m, arrays[1], arrays[2], allow_beyond_context)
     return ServingScenario(
         model=m, chip=c, precision=p, workload=Workload(*arrays[:3]),
-        layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5],
+        layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5], dp=arrays[6],
                       count=None if count is None else float(v["count"])),
         shape=shape, single=single, allow_beyond_context=allow_beyond_context)
