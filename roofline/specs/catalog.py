@@ -7,15 +7,16 @@ import difflib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import load_yaml_spec, validate
 from roofline.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -236,6 +237,8 @@ def list_chips() -> pd.DataFrame:
     >>> chips.loc["nvidia-h100-sxm", ["bf16_flops_per_s", "memory_bandwidth_bytes_per_s"]].tolist()
     [989400000000000.0, 3350000000000.0]
     """
+    import pandas as pd
+
     return pd.DataFrame([chip_row(c) for c in chips()])
 
 
@@ -281,4 +284,6 @@ def list_models() -> pd.DataFrame:
     >>> models.loc["mixtral-8x7b", ["total_params", "active_params"]].tolist()
     [46702792704, 12879925248]
     """
+    import pandas as pd
+
     return pd.DataFrame([model_row(m) for m in models()])
