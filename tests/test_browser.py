@@ -45,6 +45,8 @@ READY: dict[str, Callable[[object], object]] = {
     "/fit": lambda d: "FIT" in text_of(d, "fit-verdict-line")
     and column_texts(d, "fit-layouts", "reason"),
     "/cost": lambda d: graph_traces(d, "cost-graph") and graph_traces(d, "cost-curve"),
+    "/timeline": lambda d: _has_trace("timeline-models-graph", "total parameters")(d)
+    and _has_trace("timeline-chips-graph", "memory bandwidth")(d),
     "/specs": lambda d: column_texts(d, "chips-table") and column_texts(d, "models-table"),
 }
 
@@ -302,3 +304,26 @@ def test_roofline_zoom_and_legend_survive_an_update(driver, dashboard_url):
     assert after == pytest.approx(zoomed)
     assert driver.execute_script(visible_js, "amd-mi300x prefill") == "legendonly"
     assert driver.execute_script(visible_js, "amd-mi300x decode") is True
+
+
+# --- timeline page ---------------------------------------------------------------------
+
+
+def test_timeline_shows_growth_and_hides_rumours_on_request(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    visit(driver, dashboard_url, "/timeline")
+    growth = column_texts(driver, "timeline-models-growth", "label")
+    assert growth == ["total parameters", "active parameters", "training tokens",
+                      "training compute"]
+    assert all(column_texts(driver, "timeline-chips-growth", "factor_per_year"))
+    names = driver.execute_script(
+        "const gd = document.querySelector('#timeline-models-graph .js-plotly-plot');"
+        "return gd._fullData.find(t => t.name === 'total parameters').customdata.slice();")
+    assert "gpt-4" in names and "gpt-3-175b" in names and "gpt2-xl" in names
+    driver.find_element(By.CSS_SELECTOR, "#timeline-rumoured input[value='hide']").click()
+    wait_for(driver, lambda d: "GPT-4" not in " ".join(
+        column_texts(d, "timeline-models", "display_name"))
+        and query_of(d).get("rumoured") == ["hide"], "the rumoured model to go", TIMEOUT)
+    assert "GPT-3 175B (davinci)" in column_texts(driver, "timeline-models", "display_name")
+    assert not severe_console_errors(driver)
