@@ -312,6 +312,11 @@ def test_roofline_zoom_and_legend_survive_an_update(driver, dashboard_url):
 def test_timeline_shows_growth_and_hides_rumours_on_request(driver, dashboard_url):
     from selenium.webdriver.common.by import By
 
+    def listed(d) -> list[str]:  # the models table is folded away: read textContent
+        return d.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#timeline-models td[data-column=display_name]'), e => e.textContent);")
+
     visit(driver, dashboard_url, "/timeline")
     growth = column_texts(driver, "timeline-models-growth", "label")
     assert growth == ["total parameters", "active parameters", "training tokens",
@@ -321,9 +326,9 @@ def test_timeline_shows_growth_and_hides_rumours_on_request(driver, dashboard_ur
         "const gd = document.querySelector('#timeline-models-graph .js-plotly-plot');"
         "return gd._fullData.find(t => t.name === 'total parameters').customdata.slice();")
     assert "gpt-4" in names and "gpt-3-175b" in names and "gpt2-xl" in names
+    assert "GPT-4 (rumoured 1.76T MoE)" in listed(driver)
     driver.find_element(By.CSS_SELECTOR, "#timeline-rumoured input[value='hide']").click()
-    wait_for(driver, lambda d: "GPT-4" not in " ".join(
-        column_texts(d, "timeline-models", "display_name"))
-        and query_of(d).get("rumoured") == ["hide"], "the rumoured model to go", TIMEOUT)
-    assert "GPT-3 175B (davinci)" in column_texts(driver, "timeline-models", "display_name")
+    wait_for(driver, lambda d: (rows := listed(d)) and "GPT-4 (rumoured 1.76T MoE)" not in rows
+             and query_of(d).get("rumoured") == ["hide"], "the rumoured model to go", TIMEOUT)
+    assert "GPT-3 175B (davinci)" in listed(driver)
     assert not severe_console_errors(driver)

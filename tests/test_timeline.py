@@ -135,6 +135,10 @@ def test_timeline_is_a_result_that_converts_and_plots(models):
         roofline.timeline("gpus")  # type: ignore[arg-type]
     some = roofline.timeline("models", ["gpt-3-175b", "llama-2-70b"])
     assert list(some.frame["name"]) == ["gpt-3-175b", "llama-2-70b"]
+    assert list(roofline.timeline("models", ["gpt-3-175b", "llama-2-70b"], since=2021)
+                .frame["name"]) == ["llama-2-70b"]
+    hbm = roofline.timeline("chips", hbm_only=True).frame
+    assert hbm["hbm"].all() and "nvidia-rtx-4090" not in set(hbm["name"])
 
 
 def test_release_date_is_validated():
@@ -177,3 +181,6 @@ def test_page_can_hide_rumours_and_pick_vendors():
     assert {n for t in amd.data if t.customdata is not None for n in t.customdata} <= {
         c.name for c in roofline.specs.catalog.chips() if c.vendor == "amd"}
     assert view(vendors=["nobody"]).errors["vendors"].startswith("unknown")
+    recent = view(since=2024).outputs[0]
+    assert "gpt-3-175b" not in set(next(t for t in recent.data
+                                        if t.name == "total parameters").customdata)

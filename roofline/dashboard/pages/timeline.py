@@ -16,6 +16,7 @@ from roofline.dashboard import components as ui
 from roofline.dashboard.state import Field, check
 from roofline.dashboard.wiring import View, register_url, register_view
 from roofline.specs.catalog import chips as catalog_chips
+from roofline.specs.catalog import models as catalog_models
 from roofline.views.plots import empty_figure
 from roofline.views.timeline import timeline_figure
 
@@ -30,6 +31,7 @@ FIELDS: tuple[Field, ...] = (
           optional=True),
     Field("rumoured", "str", "show", "rumoured models", choices=tuple(RUMOURS)),
     Field("memory", "str", "hbm", "chips", choices=tuple(MEMORIES)),
+    Field("since", "int", 2019, "released since (year)", lo=1990, hi=2100),
 )
 MODEL_COLUMNS = ("display_name", "release_date", "total_params", "active_params",
                  "training_tokens", "training_flops", "training_flops_source",
@@ -64,14 +66,12 @@ def compute(values: Mapping[str, Any], store: Any) -> View:
     clean, errors = check(values, FIELDS)
     if errors:
         return View(FALLBACK, errors)
-    models = roofline.timeline("models")
-    if clean["rumoured"] == "hide":
-        models = roofline.timeline("models", [n for n, r in zip(
-            models.frame["name"], models.frame["rumoured"], strict=True) if not r])
+    since = clean["since"]
+    shown = [m for m in catalog_models() if clean["rumoured"] == "show" or not m.rumoured]
+    models = roofline.timeline("models", shown, since=since)
     chosen = set(clean["vendors"] or VENDORS)
-    chips = roofline.timeline("chips", [c for c in catalog_chips() if c.vendor in chosen])
-    if clean["memory"] == "hbm":
-        chips = roofline.timeline("chips", list(chips.frame.loc[chips.frame["hbm"], "name"]))
+    chips = roofline.timeline("chips", [c for c in catalog_chips() if c.vendor in chosen],
+                              since=since, hbm_only=clean["memory"] == "hbm")
     rows = models.frame.assign(release_date=models.frame["release_date"].dt.strftime("%Y-%m-%d"))
     model_box = html.Div([html.H3("growth of the catalog's models"),
                           _growth_table(models, "timeline-models-growth"),
@@ -96,6 +96,7 @@ def layout(values: Mapping[str, Any]) -> html.Div:
         ui.dropdown(NAME, FIELDS[0], v["vendors"], VENDORS, multi=True),
         ui.radio(NAME, FIELDS[1], v["rumoured"], RUMOURS),
         ui.radio(NAME, FIELDS[2], v["memory"], MEMORIES),
+        ui.number(NAME, FIELDS[3], v["since"]),
     ])
     return ui.page(NAME, TITLE, "How fast models and chips have grown: the catalog's models "
                    "by release date and its chips by release year, each measure on a log "

@@ -135,8 +135,8 @@ def chip_row(c: Chip) -> dict[str, Any]:
 
 
 def timeline(kind: Kind = "models",
-             specs: Iterable[str | Path | ModelSpec | Chip | Mapping[str, Any]] | None = None
-             ) -> TimelineResult:
+             specs: Iterable[str | Path | ModelSpec | Chip | Mapping[str, Any]] | None = None,
+             *, since: float | None = None, hbm_only: bool = False) -> TimelineResult:
     """The catalog's models (``kind="models"``) or chips (``"chips"``) in release order.
 
     Models: ``release_date``, ``release_year`` (fractional), ``total_params``,
@@ -146,8 +146,10 @@ def timeline(kind: Kind = "models",
     ``dense_16bit_flops_per_s``, ``memory_capacity_bytes``,
     ``memory_bandwidth_bytes_per_s``, ``memory_kind`` and ``hbm`` (HBM memory: the
     datacenter accelerators, not CPUs or consumer cards). ``specs`` limits it to some
-    models or chips (names, paths or specs). ``.growth()`` fits each measure's growth per
-    year over its records (``.records(column)``: rows larger than every earlier one).
+    models or chips (names, paths or specs), ``since`` to those released in that year or
+    later, ``hbm_only`` to the chips with HBM (the datacenter accelerators).
+    ``.growth()`` fits each measure's growth per year over its records
+    (``.records(column)``: rows larger than every earlier one).
     """
     if kind == "models":
         ms = catalog_models() if specs is None else [load_model(s) for s in specs]  # type: ignore[arg-type]
@@ -164,6 +166,12 @@ def timeline(kind: Kind = "models",
                 "release year": "the chip YAML's release_year"}
     else:
         raise SpecError(f"timeline kind must be 'models' or 'chips', got {kind!r}")
+    if since is not None:
+        if not (isinstance(since, int | float) and math.isfinite(since)):
+            raise SpecError(f"since must be a year, got {since!r}")
+        rows = [r for r in rows if r["release_year"] >= math.floor(since)]
+    if hbm_only:
+        rows = [r for r in rows if r.get("hbm")]
     columns = ["name", "release_year"] if not rows else list(rows[0])
     frame = pd.DataFrame(rows, columns=columns).sort_values(
         ["release_year", "name"], kind="stable").reset_index(drop=True)
