@@ -25,6 +25,7 @@ from roofline.engine.planning.chunks import (
     axis_names,
     run_chunk,
 )
+from roofline.engine.planning.pareto import pareto_indices
 from roofline.errors import Problem, SpecError
 
 if TYPE_CHECKING:
@@ -132,13 +133,8 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str, *, minimize_x: bool = True
                  minimize_y: bool = True) -> pd.DataFrame:
     """Rows no other row beats on both ``x`` and ``y`` (sorted by ``x``): sort by ``x``,
     keep each row that improves on the best ``y`` so far. O(n log n)."""
-    sx = frame[x].to_numpy(float) * (1 if minimize_x else -1)
-    sy = frame[y].to_numpy(float) * (1 if minimize_y else -1)
-    ok = np.isfinite(sx) & np.isfinite(sy)
-    idx = np.flatnonzero(ok)[np.lexsort((sy[ok], sx[ok]))]
-    best = np.minimum.accumulate(sy[idx])
-    keep = np.r_[True, best[1:] < best[:-1]] if len(idx) else np.zeros(0, bool)
-    return frame.iloc[idx[keep]]
+    return frame.iloc[pareto_indices(frame[x].to_numpy(float), frame[y].to_numpy(float),
+                                     minimize_x=minimize_x, minimize_y=minimize_y)]
 
 
 def _front(frame: pd.DataFrame, x: str, y: str, mx: bool, my: bool,

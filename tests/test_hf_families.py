@@ -254,3 +254,18 @@ def test_nemotron_blocks_listed_by_name() -> None:
     assert spec.mixers().count("mamba") == blocks.count("mamba")
     assert spec.mixers().count("full_attention") == blocks.count("attention")
     assert spec.ffns().count("moe") == blocks.count("moe")
+
+
+def test_nvfp4_checkpoint_costed_at_its_stored_precision() -> None:
+    """nvidia/Qwen3-235B-A22B-NVFP4 (ModelOpt, hf_quant_config.json beside config.json):
+    4-bit weights with an E4M3 scale per 16, routers and lm_head kept bf16 as the file
+    says, fp8 KV; one B200 holds the weights where the bf16 checkpoint needs three."""
+    path = DATA / "qwen3-235b-a22b-nvfp4" / "config.json"
+    p = get_precision("native", roofline.load_model(path).quantization)
+    assert (p.weights.dtype, p.weights.group_size, p.weights.scale_bytes) == ("fp4", 16, 1.0)
+    assert p.weight_format("lm_head").dtype == "bf16" and p.kv_cache.dtype == "fp8"
+    fp4 = roofline.fit(path, "b200", 8).frame.iloc[0]
+    bf16 = roofline.fit(DATA / "qwen3-235b-a22b.json", "b200", 8).frame.iloc[0]
+    n = count_params(import_hf_config(path).spec).total
+    assert fp4["weights_total_bytes"] == pytest.approx(n * (0.5 + 1 / 16), rel=0.03)
+    assert fp4["min_chips"] == 1 and bf16["min_chips"] >= 3

@@ -216,3 +216,23 @@ def test_eagle_heads_speed_up_a_dense_model_at_small_batch():
     assert fastest["batch"] == 1 and fastest["draft_tokens"] >= 2
     with pytest.raises(SpecError, match="needs acceptance"):
         roofline.frontier(speculation="eagle", **kw)
+
+
+@pytest.mark.parametrize("minimize_x, minimize_y", [(True, True), (False, False),
+                                                    (True, False), (False, True)])
+def test_pareto_indices_match_brute_force(minimize_x: bool, minimize_y: bool) -> None:
+    """One Pareto front for the frontier and the distributed reductions: the points no
+    other point beats on both axes (checked pairwise), in order of increasing x."""
+    from roofline.engine.planning.pareto import pareto_indices
+
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 40, 300).astype(float), rng.integers(0, 40, 300).astype(float)
+    x[5], y[7] = np.nan, np.inf
+    got = pareto_indices(x, y, minimize_x=minimize_x, minimize_y=minimize_y)
+    sx, sy = (x if minimize_x else -x), (y if minimize_y else -y)
+    ok = np.isfinite(sx) & np.isfinite(sy)
+    dominated = [(ok & (sx <= sx[i]) & (sy <= sy[i]) & ((sx < sx[i]) | (sy < sy[i]))).any()
+                 for i in range(len(x))]
+    front = {(sx[i], sy[i]) for i in range(len(x)) if ok[i] and not dominated[i]}
+    assert {(sx[i], sy[i]) for i in got} == front and len(got) == len(front)
+    assert list(x[got]) == sorted(x[got])

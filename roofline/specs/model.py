@@ -35,6 +35,9 @@ class Attention(Strict):
     qk_norm: bool = False
     sliding_window: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     sinks: bool = False
+    #: Gated attention (Qiu et al. 2025, arXiv 2505.06708; Qwen3-Next, Qwen3.5): q_proj
+    #: also emits a per-head sigmoid gate on the attention output, one more h x q matrix.
+    output_gate: bool = False
 
     @property
     def kv_heads(self) -> int:

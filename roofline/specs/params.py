@@ -20,10 +20,11 @@ def norm_params(m: ModelSpec) -> int:
 
 
 def attention_params(h: int, a: Attention, head_dim: int) -> int:
-    """q, k, v, o projections (MHA/GQA/MQA), their biases, q/k norms and sinks."""
+    """q, k, v, o projections (MHA/GQA/MQA), their biases, q/k norms, sinks and the
+    output gate (q_proj twice as wide)."""
     q = a.num_attention_heads * head_dim
     kv = a.kv_heads * head_dim
-    n = h * q + 2 * h * kv + q * h
+    n = h * q * (2 if a.output_gate else 1) + 2 * h * kv + q * h
     n += (q + 2 * kv) if a.attention_bias else 0
     n += h if a.out_bias else 0
     n += 2 * head_dim if a.qk_norm else 0

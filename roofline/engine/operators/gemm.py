@@ -157,9 +157,10 @@ def _best_tile_share(m: Array, n: Array, groups: Array, units: int | None) -> Ar
         if span < 2**62:
             _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
             if len(first) <= size // 2:
-                best = _best_tile_share(*(f[first] for f in flat), units)
-                return best[inverse].reshape(shape)
-    return np.max([_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES], axis=0)
+                best = _best_tile_share(flat[0][first], flat[1][first], flat[2][first], units)
+                return np.asarray(best[inverse].reshape(shape), dtype=np.float64)
+    shares = [_tile_share(m, n, groups, tm, tn, units) for tm, tn in TILES]
+    return np.asarray(np.max(shares, axis=0), dtype=np.float64)
 
 
 @cache

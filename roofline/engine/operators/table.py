@@ -137,7 +137,8 @@ def _attention_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, sliding: b
     if m.mla is None:
         d = m.head_dim
         kv_heads = np.ceil(a.kv_heads / sh.tp)  # replicated when kv heads < tp
-        ops.append(_matmul("qkv_proj", "attention", p, T, h, (heads + 2 * kv_heads) * d))
+        q_out = heads * (2 if a.output_gate else 1)  # gated attention: q and its gate
+        ops.append(_matmul("qkv_proj", "attention", p, T, h, (q_out + 2 * kv_heads) * d))
         width = 2 * kv_heads * d
         for work in (step.prefill, step.decode):
             if _empty(work):

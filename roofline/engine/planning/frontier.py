@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from roofline.engine.planning.pareto import pareto_indices
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
 from roofline.engine.serving.disaggregation import (
@@ -87,21 +88,9 @@ def _grid(table: pd.DataFrame, **axes: Sequence[float]) -> dict[str, Array]:
     grids = np.meshgrid(idx, *[np.asarray(v, dtype=np.float64) for v in axes.values()],
                         indexing="ij")
     flat = [g.reshape(-1) for g in grids]
-    out = {c: table[c].to_numpy(dtype=np.float64)[flat[0].astype(int)] for c in table}
+    out = {str(c): table[c].to_numpy(dtype=np.float64)[flat[0].astype(int)] for c in table}
     out.update(zip(axes, flat[1:], strict=True))
     return out
-
-
-def _pareto(x: Array, y: Array) -> NDArray[np.intp]:
-    """Indices of the points no other point beats on both x and y (higher is better),
-    ordered by x."""
-    order = np.lexsort((-y, -x))
-    best, keep = -np.inf, []
-    for i in order:
-        if y[i] > best:
-            keep.append(i)
-            best = y[i]
-    return np.asarray(keep[::-1], dtype=np.intp)
 
 
 class FrontierResult(Result):
@@ -115,8 +104,9 @@ class FrontierResult(Result):
     def best(self) -> pd.Series:
         """The feasible configuration with the most output tokens/s per chip (under the
         targets given): for ``disaggregated=True``, the best prefill/decode split."""
-        col = self.configurations["output_tokens_per_s_per_chip"]
-        return self.configurations.loc[col.idxmax()]
+        col = self.configurations["output_tokens_per_s_per_chip"].to_numpy(dtype=np.float64)
+        best: pd.Series = self.configurations.iloc[int(np.nanargmax(col))]
+        return best
 
     def _figure(self, **kwargs: Any) -> Any:
         """Tokens/s per chip against tokens/s per user, one line per serving mode."""
@@ -150,13 +140,13 @@ def _decode_grid(pool: Pool, table: pd.DataFrame, w: Workload, ks: list[float],
 
 
 def _fits(pool: Pool, layout: Layout, g: Mapping[str, Array], w: Workload, method: Method,
-          step_tokens: Array) -> Array:
+          step_tokens: Array) -> NDArray[np.bool_]:
     params = count_params(pool.model)
     extra = np.where(g["draft_tokens"] > 0, draft_weight_bytes(pool, layout, method), 0.0) if (
         np.any(g["draft_tokens"] > 0)) else 0.0
     mem = memory_per_chip(pool, layout, params, g["batch"], w.prompt + w.output, step_tokens,
                           extra)
-    return mem <= pool.chip.memory.capacity
+    return np.asarray(mem <= pool.chip.memory.capacity, dtype=bool)
 
 
 def _aggregated_points(pool: Pool, table: pd.DataFrame, w: Workload, ks: list[float],
@@ -176,10 +166,10 @@ def _prefill_candidates(chips: Array, ttft: Array, rate: Array, ok: NDArray[np.b
                         ) -> NDArray[np.intp]:
     """Indices of the feasible prefill configurations no other of the same size beats on
     both TTFT and requests/s."""
-    keep = []
+    keep: list[int] = []
     for n in np.unique(chips[ok]):
         idx = np.nonzero(ok & (chips == n))[0]
-        keep.extend(idx[_pareto(-ttft[idx], rate[idx])])
+        keep.extend(idx[pareto_indices(ttft[idx], rate[idx], minimize_y=False)])
     return np.asarray(sorted(keep), dtype=np.intp)
 
 
@@ -205,7 +195,8 @@ def _disaggregated_points(pool: Pool, table: pd.DataFrame, w: Workload, ks: list
         return pd.DataFrame()
     p = {k: v[keep_p] for k, v in p.items()}
     lay_p = Layout.of(p["tp"], p["dp"], p["ep"])
-    ok_p, ttft_out, ttft_in, rate_p = (x[keep_p] for x in (ok_p, ttft_out, ttft_in, rate_p))
+    ok_p = ok_p[keep_p]
+    ttft_out, ttft_in, rate_p = (x[keep_p] for x in (ttft_out, ttft_in, rate_p))
     # Pairs: rows = prefill configurations, columns = decode configurations.
     chips_p, chips_d = lay_p.chips[:, None], lay_d.chips[None, :]
     same = (chips_p + chips_d) <= pool.cluster.domain
@@ -229,7 +220,8 @@ def _disaggregated_points(pool: Pool, table: pd.DataFrame, w: Workload, ks: list
                           "prefill_chips": lay_p.chips[best],
                           "xpyd": [f"{a:g}P{b:g}D" for a, b in zip(x, y, strict=True)],
                           "deployment_chips": x * lay_p.chips[best] + y * lay_d.chips})
-    return frame[keep]
+    kept: pd.DataFrame = frame[keep]
+    return kept
 
 
 def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
@@ -300,8 +292,9 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
                 else "")
         raise SpecError("no configuration meets the targets: relax max_ttft_s / max_tpot_s "
                         f"or allow more chips (count){hint}")
-    front = _pareto(allp["output_tokens_per_s_per_user"].to_numpy(),
-                    allp["output_tokens_per_s_per_chip"].to_numpy())
+    front = pareto_indices(allp["output_tokens_per_s_per_user"].to_numpy(),
+                           allp["output_tokens_per_s_per_chip"].to_numpy(), minimize_x=False,
+                           minimize_y=False)
     allp.insert(0, "model", m.name)
     allp.insert(1, "chip", c.name)
     return FrontierResult(allp.iloc[front].reset_index(drop=True), notes, allp)

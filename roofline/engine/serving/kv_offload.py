@@ -29,7 +29,7 @@ def host_bandwidth(pool: Pool) -> float:
     if host is None:
         raise SpecError(f"{pool.chip.name} has no host tier in hardware_specs (host: "
                         "technology, bandwidth_per_direction, memory_capacity); add it to offload")
-    return host.bandwidth_per_direction * pool.eff.network
+    return float(host.bandwidth_per_direction * pool.eff.network)
 
 
 def offload_split(pool: Pool, layout: Layout, params: ParamCount, batch: ArrayLike,
@@ -44,12 +44,13 @@ def offload_split(pool: Pool, layout: Layout, params: ParamCount, batch: ArrayLi
 
 
 def offloaded_decode_s(pool: Pool, layout: Layout, params: ParamCount, batch: ArrayLike,
-                       context: ArrayLike) -> tuple[Array, Array, Array]:
+                       context: ArrayLike) -> tuple[Array, Array, NDArray[np.bool_]]:
     """(step seconds with offload, seconds streaming the host share, whether the batch
     fits in device plus host memory)."""
     bw = host_bandwidth(pool)
     _, _, host_bytes = offload_split(pool, layout, params, batch, context)
     stream = host_bytes / bw
-    step = np.maximum(decode_s(pool, layout, batch, context), stream)
+    step = np.asarray(np.maximum(decode_s(pool, layout, batch, context), stream),
+                      dtype=np.float64)
     host_cap = pool.chip.host.memory_capacity if pool.chip.host else 0.0
     return step, stream, host_bytes <= host_cap

@@ -48,7 +48,7 @@ def tier_bandwidth(pool: Pool, tier: Tier, disk_bytes_per_s: float | None = None
         if host is None:
             raise SpecError(f"{pool.chip.name} has no host tier in its YAML (host: "
                             "bandwidth_per_direction); use cache_tier='hbm' or 'disk'")
-        return host.bandwidth_per_direction * pool.eff.network
+        return float(host.bandwidth_per_direction * pool.eff.network)
     if tier == "disk":
         return disk_bytes_per_s or DISK_BYTES_PER_S_PER_CHIP
     raise SpecError(f"cache_tier must be hbm, host or disk, got {tier!r}")

@@ -58,7 +58,7 @@ def accepted_per_cycle(acceptance: float | Sequence[float], draft_tokens: ArrayL
     if np.any(k > table.size - 1):
         raise SpecError(f"draft_tokens up to {table.size - 1}: the acceptance table has "
                         f"{table.size - 1} entries")
-    return table[k.astype(int)]
+    return np.asarray(table[k.astype(int)], dtype=np.float64)
 
 
 def draft_head(m: ModelSpec, method: Method) -> ModelSpec:

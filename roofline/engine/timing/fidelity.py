@@ -87,7 +87,7 @@ def case_distance(row: dict[str, Any], kind: Workload, chip_class: str, chip_nam
     d += 0.5 * abs(math.log10(max(count, 1.0) / max(float(row["count"]), 1.0)))
     if kind == "serving" and batch is not None:
         d += 1.0 * ((row["category"] == "serving: batch 1") != (batch <= 1))
-    return d
+    return float(d)
 
 
 def fidelity(kind: Workload, chip: Chip, model: ModelSpec, *, mode: str = "expected",

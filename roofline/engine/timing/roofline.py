@@ -27,7 +27,7 @@ class OpTime:
     time_s: Array  # max(compute_s, memory_s)
 
     @property
-    def compute_bound(self) -> Array:
+    def compute_bound(self) -> NDArray[np.bool_]:
         return self.compute_s >= self.memory_s
 
     @property

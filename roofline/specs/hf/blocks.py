@@ -100,6 +100,7 @@ def attention(r: Reader, fam: Family) -> dict[str, Any]:
         "attention_out_bias": value(r, a.get("attention_out_bias")),
         "qk_norm": value(r, a.get("qk_norm", False)),
         "sinks": a.get("sinks", False),
+        "output_gate": value(r, a.get("output_gate", False)),
         "sliding_window": sliding_window(r),
     }
 

@@ -54,13 +54,12 @@ _ENTRIES: tuple[Family, ...] = (
            notes=("the 1-wide shared_expert_gate (h per layer) is not counted",)),
     Family("qwen3", attn={"qk_norm": True}),
     Family("qwen3_moe", attn={"qk_norm": True}, moe=_QWEN_MOE),
-    Family("qwen3_next", build="qwen3_next", attn={"qk_norm": True}, moe=_QWEN_MOE,
+    Family("qwen3_next", build="qwen3_next", moe=_QWEN_MOE,
+           attn={"qk_norm": True, "output_gate": F("attn_output_gate", True)},
            layers="layer_types",
            notes=("Gated DeltaNet layers costed as Mamba-2 mixers of the same state "
                   "(heads x key dim x value dim) and projections (its b/a projections are "
                   "h x num_v_heads larger)",
-                  "the gated attention's output gate (q_proj twice as wide) is not counted "
-                  "(~0.1% of parameters)",
                   "the shared_expert_gate (h per layer) is not counted")),
     Family("qwen", attn=_QKV_BIAS, mlp={"ff_divisor": 2},
            fields={"head_dim": ("kv_channels",)},
