@@ -131,6 +131,7 @@ def test_timeline_is_a_result_that_converts_and_plots(models):
     assert {"total parameters", "active parameters", "training tokens",
             "training compute"} <= names
     assert any(n.startswith("total parameters: x") for n in names)  # the trend's legend
+    go.Figure(fig.to_dict())  # valid under plotly's schema (the builder skips validation)
     with pytest.raises(roofline.SpecError, match="models' or 'chips'"):
         roofline.timeline("gpus")  # type: ignore[arg-type]
     some = roofline.timeline("models", ["gpt-3-175b", "llama-2-70b"])
