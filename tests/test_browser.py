@@ -45,6 +45,8 @@ READY: dict[str, Callable[[object], object]] = {
     "/fit": lambda d: "FIT" in text_of(d, "fit-verdict-line")
     and column_texts(d, "fit-layouts", "reason"),
     "/cost": lambda d: graph_traces(d, "cost-graph") and graph_traces(d, "cost-curve"),
+    "/frontier": lambda d: _has_trace("frontier-graph", "aggregated front")(d)
+    and column_texts(d, "frontier-front", "mode"),
     "/timeline": lambda d: _has_trace("timeline-models-graph", "total parameters")(d)
     and _has_trace("timeline-chips-graph", "memory bandwidth")(d),
     "/specs": lambda d: column_texts(d, "chips-table") and column_texts(d, "models-table"),
@@ -331,4 +333,34 @@ def test_timeline_shows_growth_and_hides_rumours_on_request(driver, dashboard_ur
     wait_for(driver, lambda d: (rows := listed(d)) and "GPT-4 (rumoured 1.76T MoE)" not in rows
              and query_of(d).get("rumoured") == ["hide"], "the rumoured model to go", TIMEOUT)
     assert "GPT-3 175B (davinci)" in listed(driver)
+    assert not severe_console_errors(driver)
+
+
+# --- serving frontier page ---------------------------------------------------------------
+
+
+def test_frontier_draws_both_modes_marks_the_target_and_clicks_for_settings(driver,
+                                                                             dashboard_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    visit(driver, dashboard_url, "/frontier", "?model=llama-3.1-70b&chip=nvidia-h100-sxm"
+          "&count=8&tpot=50")
+    names = {t["name"] for t in graph_traces(driver, "frontier-graph")}
+    assert {"aggregated front", "disaggregated front"} <= names
+    # The TPOT target is drawn where it puts users: 1 / 50 ms = 20 tokens/s, on screen
+    # between the 10 and 50 tokens/s ticks.
+    line, ticks = driver.execute_script(
+        "const gd = document.querySelector('#frontier-graph .js-plotly-plot');"
+        "const ax = gd._fullLayout.xaxis;"
+        "return [ax.d2p(gd._fullLayout.shapes[0].x0), [ax.d2p(10), ax.d2p(50)]];")
+    assert ticks[0] < line < ticks[1]
+    point = driver.execute_script(
+        "const gd = document.querySelector('#frontier-graph .js-plotly-plot');"
+        "const i = gd._fullData.findIndex(t => t.name === 'disaggregated front');"
+        "return gd.querySelectorAll('.scatterlayer .trace')[i].querySelectorAll("
+        "'path.point')[0];")
+    ActionChains(driver).move_to_element(point).click().perform()
+    wait_for(driver, lambda d: column_texts(d, "frontier-config", "mode") == ["disaggregated"],
+             "the clicked configuration", TIMEOUT)
+    assert column_texts(driver, "frontier-config", "xpyd")[0].endswith("D")
     assert not severe_console_errors(driver)

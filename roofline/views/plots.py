@@ -31,7 +31,7 @@ from roofline.formatting import seconds, si, value
 from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
-from roofline.views.style import DASHES, PALETTE, TITLE, grid, layout
+from roofline.views.style import DASHES, PALETTE, TITLE, grid, layout, log_ticks
 
 # TimelineResult.plot() is served from this module (the plotting backend), as every plot is.
 from roofline.views.timeline import timeline_figure as timeline_figure
@@ -248,16 +248,6 @@ def memory_figure(bars: Sequence[MemoryBar], *, title: str = "memory per device"
     return fig
 
 
-def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
-    """Ticks at 1, 2 and 5 times each power of ten spanning ``values`` (a log axis whose
-    minor labels would otherwise read as bare digits)."""
-    if not values:
-        return {}
-    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
-    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
-
-
 # --- latency vs throughput ---------------------------------------------------------------
 
 
@@ -300,7 +290,7 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
                       xaxis={**grid(), "type": "log", "title": "output tokens/s per chip",
                              "tickformat": "~s"},
                       yaxis={**grid(), "type": "log", "title": "time per output token (ms)",
-                             **_log_ticks(all_ms)},
+                             **log_ticks(all_ms)},
                       hovermode="closest")
     return fig
 

@@ -7,6 +7,8 @@ only its placement (margins, legend) and take that template's colours and fonts.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 #: Qualitative palette (plotly's default, colour-blind-safe enough for a handful of chips).
@@ -45,3 +47,13 @@ def layout() -> dict[str, Any]:
 def grid() -> dict[str, Any]:
     return GRID if house_style() else {"zeroline": False, "showline": True}
 GRID = {"gridcolor": "#e5e7eb", "zeroline": False, "linecolor": "#9ca3af", "showline": True}
+
+
+def log_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """Ticks at 1, 2 and 5 times each power of ten spanning ``values`` (a log axis whose
+    minor labels would otherwise read as bare digits)."""
+    if not values:
+        return {}
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}

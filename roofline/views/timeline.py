@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from roofline.formatting import value
-from roofline.views.style import PALETTE, TITLE, grid, layout
+from roofline.views.style import PALETTE, TITLE, grid, layout, log_ticks
 
 if TYPE_CHECKING:
     from roofline.engine.planning.timeline import TimelineResult
@@ -32,6 +32,15 @@ def _trend_label(words: str, row: Mapping[Any, Any]) -> str:
         return f"{words}: too few points for a trend"
     return (f"{words}: x{f:.2g} per year" + (f", doubling every {d:.2g} years"
                                              if math.isfinite(d) else ""))
+
+
+def _ticks(values: list[float]) -> dict[str, Any]:
+    """Log-axis ticks: one per decade over two decades or more, else 1-2-5 per decade."""
+    if not values:
+        return {}
+    if math.log10(max(values) / min(values)) >= 2:
+        return {"dtick": 1}
+    return log_ticks(values)
 
 
 #: Vertical gap between panels, as a fraction of the plot's height.
@@ -72,8 +81,10 @@ def timeline_figure(result: TimelineResult, *, title: str | None = None) -> go.F
     xs = (frame[when].dt.strftime("%Y-%m-%d") if kind == "models" else frame[when]).tolist()
     names, shown = frame["name"].tolist(), frame["display_name"].tolist()
     traces: list[dict[str, Any]] = []
+    ticks: dict[int, dict[str, Any]] = {}
     for k, (_, measures) in enumerate(panels, start=1):
         axes = {"xaxis": "x" if k == 1 else f"x{k}", "yaxis": "y" if k == 1 else f"y{k}"}
+        values: list[float] = []
         for column in measures:
             v = frame[column].to_numpy(dtype=float, na_value=np.nan)
             rec = result.records(column)
@@ -95,17 +106,21 @@ def timeline_figure(result: TimelineResult, *, title: str | None = None) -> go.F
                 trend = {"x": [_date(y) for y in span] if kind == "models" else span.tolist(),
                          "y": (2.0 ** (g["log2_at_year_0"]
                                        + g["doublings_per_year"] * span)).tolist()}
+            values += [float(v[i]) for i in idx]
             traces.append({
                 "type": "scatter", "mode": "lines", "name": _trend_label(g["label"], g),
                 "uid": f"{column} trend", "legendgroup": column, "hoverinfo": "skip", **axes,
                 **trend, "line": {"color": c, "dash": "dot", "width": 2}})
+        ticks[k] = _ticks(values)
     default = ("catalog models by release date" if kind == "models"
                else "catalog chips by release year")
     fig_layout = {**layout(), **_panels_layout([p[0] for p in panels],
                                                "release date" if kind == "models"
                                                else "release year", kind == "models"),
                   "title": {"text": title or default, **TITLE}, "hovermode": "closest",
-                  "legend": {"orientation": "h", "y": -0.08, "x": 0}}
+                  "legend": {"orientation": "h", "y": -0.1, "x": 0}}
+    for k, t in ticks.items():
+        fig_layout["yaxis" if k == 1 else f"yaxis{k}"].update(t)
     # Built from dicts this module writes (checked against plotly's schema in the tests).
     return go.Figure(data=traces, layout=fig_layout, _validate=False)
 

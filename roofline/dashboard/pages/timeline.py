@@ -31,7 +31,7 @@ FIELDS: tuple[Field, ...] = (
           optional=True),
     Field("rumoured", "str", "show", "rumoured models", choices=tuple(RUMOURS)),
     Field("memory", "str", "hbm", "chips", choices=tuple(MEMORIES)),
-    Field("since", "int", 2019, "released since (year)", lo=1990, hi=2100),
+    Field("since", "int", 2015, "released since (year)", lo=1990, hi=2100),
 )
 MODEL_COLUMNS = ("display_name", "release_date", "total_params", "active_params",
                  "training_tokens", "training_flops", "training_flops_source",
