@@ -7,15 +7,16 @@ import difflib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 from roofline.specs.hf import from_hf_config
 from roofline.specs.loading import load_yaml_spec, validate
 from roofline.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -160,6 +161,8 @@ def chip_row(c: Chip) -> dict[str, Any]:
 
 def list_chips() -> pd.DataFrame:
     """The chip catalog as a DataFrame, one row per chip, SI units in the column names."""
+    import pandas as pd  # only for the tables: loading a spec never needs pandas
+
     return pd.DataFrame([chip_row(c) for c in chips()])
 
 
@@ -188,4 +191,6 @@ def model_row(m: ModelSpec) -> dict[str, Any]:
 
 def list_models() -> pd.DataFrame:
     """The model catalog as a DataFrame, one row per model, with parameter counts."""
+    import pandas as pd
+
     return pd.DataFrame([model_row(m) for m in models()])
