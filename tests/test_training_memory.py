@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from roofline.engine.training import activations as ta
 from roofline.engine.training import memory as tm
 from roofline.engine.training.flops import megatron_gpt
 from roofline.specs import load_model
@@ -37,29 +38,29 @@ def test_korthikanti_table_2_by_hand():
     s, b, h, a = 2048, 1, 12288, 96
     sbh = s * b * h
     assert 5 * a * s / h == 80
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a)) == sbh * 114
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a, 8)) == sbh * (10 + 24 / 8 + 80 / 8)
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a, 8, sequence_parallel=True)) == (
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a)) == sbh * 114
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a, 8)) == sbh * (10 + 24 / 8 + 80 / 8)
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a, 8, sequence_parallel=True)) == (
         sbh * (34 / 8 + 80 / 8))
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a, 8, recompute="selective")) == (
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a, 8, recompute="selective")) == (
         sbh * (10 + 24 / 8))
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a, 8, sequence_parallel=True,
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a, 8, sequence_parallel=True,
                                             recompute="selective")) == sbh * 34 / 8
-    assert float(tm.korthikanti_layer_bytes(s, b, h, a, 8, recompute="full")) == 2 * sbh
+    assert float(ta.korthikanti_layer_bytes(s, b, h, a, 8, recompute="full")) == 2 * sbh
     # "selective activation recomputation reduces memory by 70% for GPT-3 and 65% for
     # MT-NLG" (sec. 5): 80/114 and 64/98.
     for h_, a_, saving in ((12288, 96, 0.70), (20480, 128, 0.65)):
-        none = tm.korthikanti_layer_bytes(s, b, h_, a_)
-        sel = tm.korthikanti_layer_bytes(s, b, h_, a_, recompute="selective")
+        none = ta.korthikanti_layer_bytes(s, b, h_, a_)
+        sel = ta.korthikanti_layer_bytes(s, b, h_, a_, recompute="selective")
         assert float(1 - sel / none) == pytest.approx(saving, abs=0.005)
 
 
 def test_korthikanti_first_stage():
     # eq. 5: the first stage holds p micro-batches of L/p layers: sbhL/t (34 + 5as/h)
     s, b, h, a, L, t, p = 2048, 1, 12288, 96, 96, 8, 8
-    first = tm.korthikanti_first_stage_bytes(s, b, h, a, L, t, p)
+    first = ta.korthikanti_first_stage_bytes(s, b, h, a, L, t, p)
     assert float(first) == pytest.approx(s * b * h * L / t * (34 + 80))
-    inter = tm.korthikanti_first_stage_bytes(s, b, h, a, L, t, p, 4)
+    inter = ta.korthikanti_first_stage_bytes(s, b, h, a, L, t, p, 4)
     assert float(inter / first) == pytest.approx(1 + (p - 1) / (p * 4))
 
 
@@ -67,9 +68,9 @@ def test_korthikanti_first_stage():
                                                       ("none", "selective", "full"))))
 def test_generalised_activations_reduce_to_korthikanti(t, sp, rc):
     m = megatron_gpt(96, 12288, 96)
-    ours = tm.layer_activation_bytes(m, 2048, 2, t, 1, sp, tm.RECOMPUTE_CODES[rc],
+    ours = ta.layer_activation_bytes(m, 2048, 2, t, 1, sp, tm.RECOMPUTE_CODES[rc],
                                      flash=False, dropout=True) / 96
-    paper = tm.korthikanti_layer_bytes(2048, 2, 12288, 96, t, sequence_parallel=sp,
+    paper = ta.korthikanti_layer_bytes(2048, 2, 12288, 96, t, sequence_parallel=sp,
                                        recompute=rc)
     # Full recomputation with sequence parallelism keeps the sequence shard of each layer's
     # input (2sbh/t, as Megatron stores it); Table 2 writes 2sbh for any t.
@@ -83,14 +84,14 @@ def test_generalised_activations_llama_by_hand():
     # sharded: q (32 x 128) + k, v (8 x 128 each) + attention output, 2 bytes each,
     # fp32 log-sum-exp per head, SwiGLU gate + up + product (3 x 14336 x 2 bytes).
     m = load_model("llama-3-8b")
-    la = tm.layer_activations(m, 2.0, flash=True, dropout=False)
+    la = ta.layer_activations(m, 2.0, flash=True, dropout=False)
     assert la.replicated / 32 == 4 * 2 * 4096
     assert la.sharded / 32 == 2 * (4096 + 2 * 1024) + 2 * 4096 + 4 * 32 + 3 * 14336 * 2
     assert la.scores_per_key == 0
     # context parallelism divides activations by cp; tensor + sequence parallel by t
-    one = tm.layer_activation_bytes(m, 8192, 1)
-    assert float(tm.layer_activation_bytes(m, 8192, 1, 1, 4)) == pytest.approx(float(one) / 4)
-    assert float(tm.layer_activation_bytes(m, 8192, 1, 4, 1, True)) == pytest.approx(
+    one = ta.layer_activation_bytes(m, 8192, 1)
+    assert float(ta.layer_activation_bytes(m, 8192, 1, 1, 4)) == pytest.approx(float(one) / 4)
+    assert float(ta.layer_activation_bytes(m, 8192, 1, 4, 1, True)) == pytest.approx(
         float(one) / 4)
 
 

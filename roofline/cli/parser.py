@@ -79,6 +79,10 @@ def add_infer(add: Adder) -> None:
     _workload(p)
     for deg in ("tp", "pp", "ep"):
         p.add_argument(f"--{deg}", type=int, default=1, help=f"{deg} degree")
+    p.add_argument("--dp", type=int, default=1,
+                   help="data-parallel attention groups per replica (MoE; ep divides tp x dp)")
+    p.add_argument("--tbo", action="store_true",
+                   help="two-batch overlap of the expert all-to-all with compute")
     p.add_argument("--attention-kernel", choices=["fused", "materialised"], default="fused")
     p.add_argument("--ops", choices=["prefill", "decode"], help="print the operator table")
 

@@ -24,7 +24,7 @@ from roofline.specs.catalog import load_chip
 def cmd_infer(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=precision_arg(args.precision),
-                    tp=args.tp, pp=args.pp, ep=args.ep,
+                    tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp, tbo=args.tbo,
                     attention_kernel=args.attention_kernel)
     if args.json:
         d = res.to_dict()
@@ -40,7 +40,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 INFER_COLUMNS = ("model", "chip", "precision", "batch", "prompt_len", "output_len", "tp", "pp",
-                 "ep", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
+                 "ep", "dp", "ttft_s", "ttft_low_s", "ttft_high_s", "tpot_s", "tpot_low_s",
                  "tpot_high_s", "e2e_s", "request_tokens_per_s", "decode_tokens_per_s",
                  "decode_low_tokens_per_s", "decode_high_tokens_per_s",
                  "output_tokens_per_s",
@@ -77,7 +77,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if isinstance(v, dict):
             v = ", ".join(f"{kk} {value(kk, vv)}" for kk, vv in v.items())
         print(f"  {k}: {v}")
+    if args.purpose == "train" and s["fits"]:
+        _print_top_layouts(res.layouts)
     return status
+
+
+def _print_top_layouts(table: pd.DataFrame, top: int = 5) -> None:
+    """The fastest training layouts (near-ties marked) and how robust the pick is."""
+    ok = table[table["ok"]].head(top)
+    print("  top layouts (step time; with half the overlap hidden):")
+    for _, r in ok.iterrows():
+        tie = ", within 5% of the best" if r["near_tie"] and r["rank"] > 1 else ""
+        print(f"    {int(r['rank'])}. {r['layout']}: {value('step_time_s', r['step_time_s'])}"
+              f"; {value('step_time_s', r['step_time_pessimistic_s'])}{tie}")
+    print(f"  {table.attrs.get('robustness', '')}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ MLA latents, sliding windows), SSM state, transient activations and a runtime re
 Per-token KV size follows vLLM/PagedAttention (Kwon et al. 2023): 2 x layers x kv_heads x
 head_dim x bytes; MLA caches the compressed latent plus the decoupled RoPE key,
 (kv_lora_rank + qk_rope_head_dim) x bytes per layer (DeepSeek-V2, sec. 2.1.2), and that
-latent is replicated on every tensor-parallel rank.
+latent is replicated on every tensor-parallel rank of an attention group (with data-parallel
+attention each group caches only its own sequences).
 """
 
 from __future__ import annotations
@@ -15,34 +16,65 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine.operators.table import SSM_STATE_BYTES, sliding_window
 from roofline.engine.scenario.precision import Precision
 from roofline.specs.model import ModelSpec
-from roofline.specs.params import ParamCount, ssm_inner
+from roofline.specs.params import ParamCount, expert_params, norm_params, ssm_inner
 
 Array = NDArray[np.float64]
 
 #: Runtime reserve per device: CUDA/ROCm context, cuBLAS/NCCL workspaces and allocator slack
-#: (PyTorch + NCCL typically hold 0.5-1.5 GiB before any tensor; vLLM leaves 10% free).
+#: (PyTorch + NCCL typically hold 0.5-1.5 GiB before any tensor); training keeps this.
 RUNTIME_RESERVE_BYTES = 2**30
+#: Share of device memory a serving engine uses: vLLM's gpu_memory_utilization default 0.9
+#: (SGLang's mem_fraction_static is of the same kind).
+MEMORY_UTILISATION = 0.9
+#: Tokens per KV-cache block (vLLM's default block_size, PagedAttention).
+KV_BLOCK_TOKENS = 16
+#: The scheduler's token budget per step (vLLM V1's max_num_batched_tokens default for online
+#: serving) and its most sequences per step (max_num_seqs): they bound transient activations.
+TOKEN_BUDGET = 8192
+MAX_NUM_SEQS = 256
 
 
 def _a(x: ArrayLike) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
-def weight_bytes_per_device(m: ModelSpec, p: Precision, params: ParamCount, tp: ArrayLike = 1,
-                            pp: ArrayLike = 1) -> Array:
-    """Stored weight bytes on one device: sharded parts / tp, replicated parts whole, / pp.
+def stage_layer_share(m: ModelSpec, pp: ArrayLike = 1) -> Array:
+    """Share of the layers on the most loaded pipeline stage: whole layers, ceil(L/pp)/L."""
+    L = m.num_hidden_layers
+    return np.ceil(L / _a(pp)) / L
 
-    Norms and the MoE router are replicated across tensor-parallel ranks; experts are spread
-    over the tp devices (split by tensor or by expert parallelism alike).
+
+def weight_bytes_per_device(m: ModelSpec, p: Precision, params: ParamCount, tp: ArrayLike = 1,
+                            pp: ArrayLike = 1, dp: ArrayLike = 1, redundant: ArrayLike = 0,
+                            mtp: bool = False) -> Array:
+    """Stored weight bytes on one device of the most loaded pipeline stage.
+
+    Tensor parallelism splits attention, FFNs, shared experts and the vocabulary; norms and
+    the MoE router are replicated; routed experts are spread over all ``tp x dp`` chips of
+    a stage (by tensor or by expert parallelism alike), plus ``redundant`` replicated
+    experts (EPLB). Stages hold whole layers (ceil(L/pp) on the largest) and, when pp > 1,
+    the embedding or the LM head; ``mtp`` adds the multi-token-prediction modules (DeepSeek
+    MTP, used for speculative decoding) to that stage.
     """
-    tp, pp = _a(tp), _a(pp)
-    sharded = (params.embedding * p.weight_bytes("embedding") +
-               params.lm_head * p.weight_bytes("lm_head") +
-               params.attention * p.weight_bytes("attention") +
-               params.ssm * p.weight_bytes("ssm") + params.mlp * p.weight_bytes("mlp") +
-               (params.experts_routed + params.experts_shared) * p.weight_bytes("experts"))
-    replicated = params.router * p.weight_bytes("router") + params.norms * 2.0
-    return (sharded / tp + replicated) / pp
+    tp, pp, dp = _a(tp), _a(pp), _a(dp)
+    E = m.moe.num_experts if m.moe is not None else 1
+    final = norm_params(m) * 2.0
+    layers = (params.attention * p.weight_bytes("attention") +
+              params.ssm * p.weight_bytes("ssm") + params.mlp * p.weight_bytes("mlp") +
+              params.experts_shared * p.weight_bytes("experts")) / tp
+    layers = layers + params.experts_routed * p.weight_bytes("experts") * (
+        1 + _a(redundant) / E) / (tp * dp)
+    layers = layers + params.router * p.weight_bytes("router") + params.norms * 2.0 - final
+    emb = params.embedding * p.weight_bytes("embedding") / tp
+    head = params.lm_head * p.weight_bytes("lm_head") / tp
+    ends = np.where(pp > 1, np.maximum(emb, head), emb + head) + final
+    extra = np.zeros(())
+    if mtp and params.mtp:
+        routed = (m.num_nextn_predict_layers * E * expert_params(m.hidden_size, m.moe)
+                  if m.moe is not None else 0)
+        extra = ((params.mtp - routed) * p.weight_bytes("attention") / tp +
+                 routed * p.weight_bytes("experts") / (tp * dp))
+    return layers * stage_layer_share(m, pp) + ends + extra
 
 
 def kv_bytes_per_sequence(m: ModelSpec, p: Precision, context: ArrayLike,

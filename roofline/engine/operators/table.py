@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from roofline.engine.operators.gemm import Gemm
 from roofline.engine.scenario.precision import Component, Precision
 from roofline.engine.scenario.step import AttnWork, Step
-from roofline.specs.dtypes import Dtype
+from roofline.specs.dtypes import BYTES_PER_ELEMENT, Dtype
 from roofline.specs.model import ModelSpec
 from roofline.specs.params import ffn_params, norm_params, ssm_dt_rank, ssm_inner
 
@@ -225,6 +225,13 @@ def _ffn_ops(m: ModelSpec, p: Precision, step: Step, sh: Shard, kind: str) -> li
                                    np.where(wide, ffe, ffe / sh.tp), n_in,
                                    groups=np.where(wide, E / sh.ep, E))
         ops.append(experts)
+        # Token permutation around the grouped GEMM: each token's k copies are gathered in
+        # expert order (read T h, write T k h) and, after it, weighted and summed back
+        # (read T k h, write T h): Megatron-Core's permute / unpermute kernels, DeepEP's
+        # combine reduction (the router weights are 2 FLOPs per element). Memory-bound
+        # passes outside the GEMM; the dispatch itself is communication (moe_comm).
+        ops.append(Op("moe_permute", "memory", "experts", p.activations, 1,
+                      2.0 * T * k * h / sh.tp, np.zeros(()), 2.0 * ab * T * h * (1 + k) / sh.tp))
         if moe.shared_intermediate:
             ps = ffn_params(h, moe.shared_intermediate, gated=moe.gated, bias=moe.expert_bias)
             ops.append(Op("shared_experts", "matmul", "experts", p.compute_dtype("experts"), 1,
@@ -269,6 +276,29 @@ def _norm_op(m: ModelSpec, p: Precision, step: Step, per_layer: float) -> Op:
               T * h * ab * (2 * per_layer + 3 * 2))
 
 
+def _quantise_op(ops: list[Op], p: Precision) -> Op | None:
+    """Quantisation of the inputs of the matmuls that compute in a sub-16-bit format: each
+    input element is read in activation precision and written in the narrow one (its
+    per-tile scales are 1/128 of that) by a separate pass before the GEMM (DeepSeek-V3
+    sec. 3.3.2 and 3.5.2: 128 BF16 values read from HBM, quantised, written back as FP8
+    and read again for the MMA; Transformer Engine casts its fp8 inputs the same way).
+    Input elements of a GEMM C = A B: FLOPs / (2 N)."""
+    elems = np.zeros(())
+    narrow = np.zeros(())
+    for op in ops:
+        width = BYTES_PER_ELEMENT[op.dtype]
+        if op.kind != "matmul" or width >= 2:
+            continue
+        for g in op.gemms:
+            e = op.flops * g.share / (2.0 * np.maximum(np.asarray(g.n, dtype=np.float64), 1))
+            elems = elems + e
+            narrow = narrow + e * width
+    if not np.any(elems):
+        return None
+    return Op("activation_quant", "memory", "norm", p.activations, 1, 2.0 * elems,
+              np.zeros(()), elems * p.activation_bytes + narrow)
+
+
 def operator_table(m: ModelSpec, p: Precision, step: Step, tp: ArrayLike = 1,
                    ep: ArrayLike = 1, *, fused_attention: bool = True,
                    mla_absorb: bool | None = None) -> list[Op]:
@@ -296,6 +326,9 @@ def operator_table(m: ModelSpec, p: Precision, step: Step, tp: ArrayLike = 1,
     rows = step.logit_rows
     head = _matmul("lm_head", "lm_head", p, rows, h, m.vocab_size / sh.tp)
     table.add(head, 1)
+    quant = _quantise_op(list(table.ops.values()), p)
+    if quant is not None:
+        table.add(quant, 1)
     return list(table.ops.values())
 
 

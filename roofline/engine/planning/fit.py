@@ -11,7 +11,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES, weight_bytes_per_device
+from roofline.engine.operators.memory import (
+    MEMORY_UTILISATION,
+    RUNTIME_RESERVE_BYTES,
+    weight_bytes_per_device,
+)
 from roofline.engine.planning.serving_layouts import search_serving_layouts
 from roofline.engine.scenario.precision import get_precision
 from roofline.errors import SpecError
@@ -173,7 +177,7 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
         assumptions["workload"] = (f"static batch {batch}, prompt {prompt_len} + output "
                                    f"{output_len} tokens, KV cache for the full context")
         if best is not None:
-            assumptions["layout"] = {k: int(best[k]) for k in ("tp", "pp", "ep")} | {
+            assumptions["layout"] = {k: int(best[k]) for k in ("tp", "dp", "pp", "ep")} | {
                 "replicas": int(best["replicas"]) if count else 1}
             assumptions["memory_per_device_bytes"] = _memory_parts(best)
             assumptions["expected"] = {"ttft_s": float(best["ttft_s"]),
@@ -199,6 +203,9 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["layout"] = {k: int(best[k]) for k in
                                      ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero")}
             assumptions["layout"]["recompute"] = str(best["recompute"])
+            assumptions["layout"]["schedule"] = str(best["schedule"])
+            if int(best["interleave"]) > 1:
+                assumptions["layout"]["interleave"] = int(best["interleave"])
             assumptions["memory_per_device_bytes"] = _memory_parts(best)
             assumptions["expected"] = {"step_time_s": float(best["step_time_s"]),
                                        "tokens_per_s": float(best["tokens_per_s"]),
@@ -251,11 +258,13 @@ def _why_not(table: pd.DataFrame, weights: float, plabel: str, c: Chip, count: i
     layout rule such as tp wider than the scale-up domain)."""
     cap = c.memory.capacity
     if count is not None:
-        room = count * (cap - RUNTIME_RESERVE_BYTES)
+        usable = cap * MEMORY_UTILISATION if purpose == "serve" else cap - RUNTIME_RESERVE_BYTES
+        room = count * usable
         if weights > room:
+            kept = (f"the {MEMORY_UTILISATION:.0%} memory utilisation" if purpose == "serve"
+                    else "the runtime reserve")
             return "memory", (f"weights need {si(weights, 'B')} at {plabel}; {count} x "
-                              f"{si(cap, 'B')} leaves {si(room - weights, 'B')} after the "
-                              "runtime reserve")
+                              f"{si(cap, 'B')} leaves {si(room - weights, 'B')} within {kept}")
     if table.empty or "memory_bytes" not in table:
         return "layout", "no valid layout for this model on this chip"
     valid = table[table["valid"].astype(bool)] if "valid" in table else table

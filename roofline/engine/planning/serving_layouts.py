@@ -1,4 +1,4 @@
-"""Search of serving layouts: every (tp, pp, ep) a model admits on a chip, evaluated in
+"""Search of serving layouts: every (tp, dp, pp, ep) a model admits on a chip, evaluated in
 one vectorised :func:`infer` call, ranked, with the reason each rejected layout fails."""
 
 from __future__ import annotations
@@ -20,19 +20,25 @@ TP_CANDIDATES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 def candidate_layouts(m: ModelSpec, count: int | None, max_chips: int = 4096) -> pd.DataFrame:
-    """(tp, pp, ep) grid: tp a power of two, pp any stage count up to the layers, ep a
-    power-of-two divisor of tp (MoE only); with ``count``, tp x pp must divide it."""
+    """(tp, dp, pp, ep) grid: tp a power of two, pp any stage count up to the layers; for MoE
+    models data-parallel attention groups dp (powers of two, tp x dp within one scale-up
+    domain's worth of power-of-two sizes) and ep any power of two dividing tp x dp and the
+    experts; with ``count``, tp x dp x pp must divide it."""
     limit = count if count is not None else max_chips
     rows = []
     for tp in TP_CANDIDATES:
         if tp > limit:
             break
-        eps = [e for e in TP_CANDIDATES if e <= tp and tp % e == 0] if m.moe else [1]
-        for pp in range(1, min(m.num_hidden_layers, limit // tp) + 1):
-            if count is not None and count % (tp * pp):
-                continue
-            rows.extend((tp, pp, ep) for ep in eps)
-    return pd.DataFrame(rows, columns=["tp", "pp", "ep"])
+        dps = [d for d in TP_CANDIDATES if tp * d <= limit] if m.moe else [1]
+        for dp in dps:
+            n = tp * dp
+            eps = ([e for e in TP_CANDIDATES if e <= n and n % e == 0
+                    and m.moe.num_experts % e == 0] if m.moe else [1])
+            for pp in range(1, min(m.num_hidden_layers, limit // n) + 1):
+                if count is not None and count % (n * pp):
+                    continue
+                rows.extend((tp, dp, pp, ep) for ep in eps)
+    return pd.DataFrame(rows, columns=["tp", "dp", "pp", "ep"])
 
 
 def search_serving_layouts(model: ModelSpec, chip: Chip, count: int | None = None, *,
@@ -48,7 +54,8 @@ def search_serving_layouts(model: ModelSpec, chip: Chip, count: int | None = Non
     grid = candidate_layouts(model, count)
     res = infer(model, chip, batch=batch, prompt_len=prompt_len, output_len=output_len,
                 precision=precision, tp=grid["tp"].to_numpy(), pp=grid["pp"].to_numpy(),
-                ep=grid["ep"].to_numpy(), count=count, **kwargs).frame
+                ep=grid["ep"].to_numpy(), dp=grid["dp"].to_numpy(), count=count,
+                **kwargs).frame
     reason = res["reason"].astype(object).copy()
     over = (reason == "") & ~res["fits"]
     cap = chip.memory.capacity
@@ -64,7 +71,7 @@ def search_serving_layouts(model: ModelSpec, chip: Chip, count: int | None = Non
                         for v in res.loc[slow, "ttft_s"]]
     res["reason"] = reason
     res["ok"] = reason == ""
-    res["chips_per_replica"] = res["tp"] * res["pp"]
+    res["chips_per_replica"] = res["tp"] * res["dp"] * res["pp"]
     res["tokens_per_s_per_chip"] = res["decode_tokens_per_s"] / (res["chips_per_replica"] *
                                                                   res["replicas"])
     order = np.lexsort((-res["tokens_per_s_per_chip"].to_numpy(),

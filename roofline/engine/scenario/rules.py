@@ -101,6 +101,13 @@ RULES: dict[str, Rule] = {
     "zero": Rule(choices=(0, 1, 2, 3), fix="a ZeRO stage: 0 none, 1 optimizer, 2 +gradients, "
                  "3 +weights (FSDP)"),
     "dp_overlap": Rule(low=0, high=1, unit="share of DP traffic hidden"),
+    "infer.dp": Rule(unit="attention groups"),
+    "comm_overlap": Rule(low=0, high=1, unit="share of expert / pipeline traffic hidden"),
+    "node_limit": Rule(low=1, integer=True, unit="scale-up domains per token",
+                       fix="DeepSeek-V3 routes each token to at most 4 nodes"),
+    "redundant_experts": Rule(low=0, integer=True, unit="experts per stage"),
+    "grad_dtype": Rule(choices=("fp32", "bf16")),
+    "dispatch": Rule(choices=("auto", "fp8", "bf16")),
     # modes and kernels
     "mode": Rule(choices=("ideal", "expected")),
     "cp_mode": Rule(choices=("ring", "ulysses")),
@@ -112,6 +119,9 @@ RULES: dict[str, Rule] = {
     "pue": Rule(low=1, high=5, fix="power usage effectiveness: 1.1-1.6 for data centres"),
     "utilisation_power": Rule(low=0, high=1, low_open=True, unit="of TDP"),
     "runtime_reserve_bytes": Rule(low=0, unit="bytes"),
+    "memory_utilisation": Rule(low=0, high=1, low_open=True, unit="of device memory",
+                               fix="vLLM's gpu_memory_utilization, 0.9 by default"),
+    "token_budget": Rule(low=1, integer=True, unit="tokens per scheduler step"),
 }
 
 

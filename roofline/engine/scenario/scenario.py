@@ -39,11 +39,13 @@ class Workload:
 
 @dataclass(frozen=True)
 class Layout:
-    """One replica's parallel degrees, and the chips in all (None: one replica)."""
+    """One replica's parallel degrees (``dp``: data-parallel attention groups per stage),
+    and the chips in all (None: one replica)."""
 
     tp: Array
     pp: Array
     ep: Array
+    dp: Array
     count: float | None = None
 
 
@@ -65,20 +67,21 @@ def serving_scenario(model: ModelRef, chip: ChipRef, *, batch: ArrayLike = 1,
                      prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
                      precision: str | Precision | Mapping[str, Any] | None = "native",
                      tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
-                     count: int | None = None,
+                     dp: ArrayLike = 1, count: int | None = None,
                      other: Mapping[str, Any] | None = None) -> ServingScenario:
     """Resolve specs and precision, check every input (``other``: the verb's further
     inputs, checked in the same pass so every bad one is named at once), broadcast once."""
     check_lengths(batch=batch, prompt_len=prompt_len, output_len=output_len, tp=tp, pp=pp,
-                  ep=ep)
+                  ep=ep, dp=dp)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
     v = check("infer", {"batch": batch, "prompt_len": prompt_len, "output_len": output_len,
-                        "tp": tp, "pp": pp, "ep": ep, "count": count, **(other or {})})
-    arrays = [v[k] for k in ("batch", "prompt_len", "output_len", "tp", "pp", "ep")]
+                        "tp": tp, "pp": pp, "ep": ep, "dp": dp, "count": count,
+                        **(other or {})})
+    arrays = [v[k] for k in ("batch", "prompt_len", "output_len", "tp", "pp", "ep", "dp")]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), (1,))
     return ServingScenario(
         model=m, chip=c, precision=p, workload=Workload(*arrays[:3]),
-        layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5],
+        layout=Layout(tp=arrays[3], pp=arrays[4], ep=arrays[5], dp=arrays[6],
                       count=None if count is None else float(v["count"])),
         shape=shape, single=all(a.ndim == 0 for a in arrays))

@@ -11,6 +11,7 @@ prompt tokens per step; t = f(n_d, n_p) is solved by bisection, vectorised over 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.operators.memory import (
-    RUNTIME_RESERVE_BYTES,
+    MEMORY_UTILISATION,
     activation_bytes,
     kv_bytes_per_sequence,
     weight_bytes_per_device,
@@ -59,6 +60,30 @@ def mixed_step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficienc
     return forward_time(m, p, cluster, step, eff, tp, ep, 1).total_s
 
 
+def prompt_service_s(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency,
+                     n_decode: Array, n_prefill: Array, prompt: Array, output: Array,
+                     free_budget: Array, tp: Array, ep: Array, overhead_s: float = 0.0
+                     ) -> Array:
+    """Seconds from a prompt's first chunk to its first token: the ceil(S_in / free budget)
+    steps that carry its chunks. Each such step runs the ``n_decode`` decodes, the chunk
+    (attending to the chunks before it) and, if the steady state brings more prompt tokens
+    per step than the chunk, the others' chunks beside it."""
+    w = sliding_window(m)
+    chunks = np.ceil(prompt / free_budget)
+    c = prompt / chunks
+    others = np.maximum(n_prefill - c, 0.0)
+    total = np.zeros_like(prompt)
+    for j in range(int(np.max(chunks))):
+        mine = AttnWork.prefill(1.0, c, j * c, w)
+        rest = AttnWork.prefill(others / prompt, prompt, 0, w)
+        pre = AttnWork(*(np.asarray(getattr(mine, f.name)) + np.asarray(getattr(rest, f.name))
+                         for f in fields(AttnWork)))
+        step = Step(prefill=pre, decode=AttnWork.decode(n_decode, prompt + output / 2, w))
+        t = overhead_s + forward_time(m, p, cluster, step, eff, tp, ep, 1).total_s
+        total = total + np.where(j < chunks, t, 0.0)
+    return total
+
+
 def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
                chip: str | Path | Chip | Mapping[str, Any], *,
                rate: ArrayLike, prompt_len: ArrayLike = 1024, output_len: ArrayLike = 256,
@@ -69,8 +94,9 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
     """Sustained serving of ``rate`` requests/s per replica (arrays broadcast).
 
     Returns per scenario: ``step_s``, concurrent decodes, prompt tokens per step,
-    ``output_tokens_per_s``, ``ttft_s`` (prefill over ceil(S_in / free budget) steps plus
-    M/D/1 queueing for the budget), ``tpot_s`` (= step time), ``e2e_s``, KV memory of the
+    ``output_tokens_per_s``, ``ttft_s`` (the steps that carry the prompt's
+    ceil(S_in / free budget) chunks, :func:`prompt_service_s`, plus M/D/1 queueing for the
+    budget), ``tpot_s`` (= step time), ``e2e_s``, KV memory of the
     in-flight requests, whether it is ``sustainable`` (within the token budget and device
     memory) and ``max_rate`` (requests/s at which the budget saturates).
     """
@@ -104,14 +130,17 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
     t = hi
     n_d, n_p = lam * o * t, lam * s * t
     free_budget = np.maximum(budget - n_d, 1.0)
-    service = np.ceil(s / free_budget) * t
+    service = prompt_service_s(m, p, cluster, eff, n_d, n_p, s, o, free_budget, tp_, ep_,
+                               step_overhead_s)
+    # M/D/1 mean wait (Pollaczek-Khinchine) for the prefill capacity: the prompt tokens
+    # arriving per step use a share rho of the free budget
     rho = np.clip(n_p / free_budget, 0, 0.999)
-    ttft = service + rho / (2 * (1 - rho)) * service  # M/D/1 mean wait (Pollaczek-Khinchine)
+    ttft = service + rho / (2 * (1 - rho)) * service
     params = m.params()
     weights = weight_bytes_per_device(m, p, params, tp_)
     kv = (n_d + lam * ttft) * kv_bytes_per_sequence(m, p, s + o, tp_)
     act = activation_bytes(m, p, budget, n_d + 1, tp_)
-    mem = weights + kv + act + RUNTIME_RESERVE_BYTES
+    mem = weights + kv + act + (1 - MEMORY_UTILISATION) * c.memory.capacity
     sustainable = (lam < max_rate) & (mem <= c.memory.capacity)
     frame = pd.DataFrame({
         "model": m.name, "chip": c.name, "precision": p.label, "rate_per_s": lam,
@@ -126,7 +155,10 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
         "efficiency": eff.describe(("matmul", "memory")),
         "scheduler": "continuous batching, chunked prefill; decodes first, prompt chunks fill "
                      "the rest of the token budget (vLLM / Sarathi-Serve)",
-        "queueing": "M/D/1 wait for the prefill budget (Poisson arrivals)",
+        "ttft": "the steps that carry the prompt's chunks (each with the steady-state decodes "
+                "and the other prompts' tokens, the chunk attending to the ones before it), "
+                "plus the M/D/1 wait for the prefill budget (Poisson arrivals)",
+        "memory": f"{MEMORY_UTILISATION:.0%} of each device (vLLM gpu_memory_utilization)",
         "step overhead": f"{step_overhead_s * 1e3:g} ms per step (scheduler, launches)",
     }
     return Result(frame, assumptions)

@@ -1,14 +1,21 @@
 """Serving: time to first token, time per output token, throughput and memory per device
 for a static batch, vectorised over any numeric input.
 
-Layout of one serving replica: ``tp`` x ``pp`` chips; tensor parallelism shards attention
-heads and FFNs; MoE experts are spread over the same ``tp`` ranks, ``ep`` of them by
-expert (``tp % ep == 0``, as vLLM's expert-parallel mode); ``pp`` stages each hold a
-contiguous block of layers and the batch is split into ``pp`` micro-batches so every stage
-stays busy (a batch smaller than pp leaves stages idle). ``count`` chips hold
-``count / (tp x pp)`` independent replicas.
+Layout of one serving replica: ``tp`` x ``dp`` x ``pp`` chips. Each of the ``pp`` stages
+holds whole layers (the largest ceil(L/pp)) on ``dp`` attention groups of ``tp`` chips:
+tensor parallelism shards attention heads and dense FFNs inside a group, and each group
+serves its own ``batch / dp`` sequences and caches only their KV (data-parallel attention,
+DeepSeek-V3 sec. 3.4, SGLang ``--enable-dp-attention``). Routed experts are spread over all
+``tp x dp`` chips of a stage, ``ep`` ways by expert (``ep`` divides ``tp x dp``; it need not
+divide tp) and tensor-split over the rest, with DeepEP-style dispatch and combine
+(:mod:`~roofline.engine.network.moe_comm`) and the load of the busiest expert-parallel rank;
+``tbo`` overlaps that exchange with compute over two micro-batches. The batch is split into
+``pp`` micro-batches so every stage stays busy (a batch smaller than pp leaves stages idle).
+``count`` chips hold ``count / (tp x dp x pp)`` independent replicas. Memory: a share
+``memory_utilisation`` of the device (vLLM's gpu_memory_utilization, 0.9) holds weights, KV
+cache and the transient activations of one scheduler step of at most ``token_budget``
+tokens; ``max_batch`` is what the KV blocks then admit.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -19,17 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.operators.memory import (
-    RUNTIME_RESERVE_BYTES,
-    activation_bytes,
-    kv_bytes_per_sequence,
-    weight_bytes_per_device,
-)
+from roofline.engine.operators.memory import MEMORY_UTILISATION, TOKEN_BUDGET
 from roofline.engine.operators.table import operator_table, sliding_window
 from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision
 from roofline.engine.scenario.scenario import ServingScenario, serving_scenario
 from roofline.engine.scenario.step import Step
+from roofline.engine.serving.memory import memory_columns, memory_note
 from roofline.engine.timing.efficiency import (
     Efficiency,
     Mode,
@@ -57,9 +60,9 @@ def _a(x: ArrayLike) -> Array:
 
 
 def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
-                   batch: ArrayLike) -> NDArray[np.object_]:
+                   batch: ArrayLike, dp: ArrayLike = 1) -> NDArray[np.object_]:
     """Why each serving layout is impossible ('' where it is valid), vectorised."""
-    tp, pp, ep, batch = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch))
+    tp, pp, ep, batch, dp = np.broadcast_arrays(_a(tp), _a(pp), _a(ep), _a(batch), _a(dp))
     reasons = np.full(tp.shape, "", dtype=object)
     flagged = np.zeros(tp.shape, dtype=bool)
 
@@ -74,7 +77,7 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
         for v in np.unique(tp[take]):  # messages that name the offending degree
             reasons[take & (tp == v)] = text(v)
 
-    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)):
         flag((v < 1) | (v != np.round(v)), f"{name} must be a whole number >= 1")
     flag(batch < 1, "batch must be >= 1")
     a = m.attention
@@ -90,12 +93,14 @@ def layout_reasons(m: ModelSpec, tp: ArrayLike, pp: ArrayLike, ep: ArrayLike,
         d = int(m.ssm.expand * m.hidden_size)
         flag(d % np.maximum(tp, 1) != 0, f"tp must divide the SSM inner width {d}")
     flag(pp > m.num_hidden_layers, f"pp exceeds the {m.num_hidden_layers} layers")
-    flag(tp * pp > MAX_CHIPS, f"tp x pp exceeds {MAX_CHIPS:,} chips")
+    flag(tp * dp * pp > MAX_CHIPS, f"tp x dp x pp exceeds {MAX_CHIPS:,} chips")
     if m.moe is None:
         flag(ep > 1, "ep > 1 needs a mixture-of-experts model")
+        flag(dp > 1, "dp > 1 (data-parallel attention inside a replica) needs a "
+                     "mixture-of-experts model; use more replicas")
     else:
-        flag(np.maximum(tp, 1) % np.maximum(ep, 1) != 0,
-             "ep must divide tp (experts are spread over the tensor-parallel ranks)")
+        flag(np.maximum(tp * dp, 1) % np.maximum(ep, 1) != 0,
+             "ep must divide tp x dp (experts are spread over the tp x dp chips of a stage)")
         flag(m.moe.num_experts % np.maximum(ep, 1) != 0,
              f"ep must divide the {m.moe.num_experts} experts")
     return reasons
@@ -110,10 +115,12 @@ class Phase:
 
 
 def _phase(m: ModelSpec, p: Precision, cluster: Cluster, step: Step, effs: tuple[Efficiency, ...],
-           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None) -> Phase:
+           tp: Array, ep: Array, pp: Array, kernel: Kernel, mla_absorb: bool | None,
+           moe: Mapping[str, Any]) -> Phase:
     ops = operator_table(m, p, step, tp, ep, fused_attention=kernel == "fused",
                          mla_absorb=mla_absorb)
-    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops) for e in effs)
+    ideal, expected = (forward_time(m, p, cluster, step, e, tp, ep, pp, ops=ops, **moe)
+                       for e in effs)
     return Phase(ideal, expected)
 
 
@@ -182,7 +189,10 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
           attention_kernel: Kernel = "fused", mla_absorb: bool | None = None,
           efficiency: Mapping[str, float] | None = None,
           cluster: Cluster | None = None,
-          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> InferenceResult:
+          runtime_reserve_bytes: float | None = None, dp: ArrayLike = 1,
+          tbo: bool = False, redundant_experts: int = 0,
+          memory_utilisation: float = MEMORY_UTILISATION,
+          token_budget: int = TOKEN_BUDGET, mtp: bool = False) -> InferenceResult:
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
@@ -199,45 +209,58 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
     instead, as :func:`~roofline.engine.training.run.train` does.
+
+    MoE layouts (module docstring): ``dp`` attention groups per stage, ``ep`` dividing
+    ``tp x dp``, ``tbo`` two-batch overlap, ``redundant_experts`` replicas per stage
+    (EPLB). Memory: ``memory_utilisation`` of each device (``runtime_reserve_bytes``, if
+    given, reserves that many bytes instead), transient activations of at most
+    ``token_budget`` tokens per step, ``mtp`` counts the multi-token-prediction weights.
     """
     sc = serving_scenario(model, chip, batch=batch, prompt_len=prompt_len,
                           output_len=output_len, precision=precision, tp=tp, pp=pp, ep=ep,
-                          count=count, other={"attention_kernel": attention_kernel,
-                                              "runtime_reserve_bytes": runtime_reserve_bytes})
+                          dp=dp, count=count, other={
+                              "attention_kernel": attention_kernel,
+                              "runtime_reserve_bytes": runtime_reserve_bytes,
+                              "redundant_experts": redundant_experts,
+                              "memory_utilisation": memory_utilisation,
+                              "token_budget": token_budget})
     m, c, p, shape = sc.model, sc.chip, sc.precision, sc.shape
     b, s, o = sc.workload.batch, sc.workload.prompt_len, sc.workload.output_len
-    tp_, pp_, ep_ = sc.layout.tp, sc.layout.pp, sc.layout.ep
+    tp_, pp_, ep_, dp_ = sc.layout.tp, sc.layout.pp, sc.layout.ep, sc.layout.dp
     reasons, cluster = _reasons(sc, count, cluster)
-    per_replica = tp_ * pp_
+    per_replica = tp_ * dp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     valid = reasons == ""
-    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "chips": n_chips}
+    shown = {"batch": b, "tp": tp_, "pp": pp_, "ep": ep_, "dp": dp_, "chips": n_chips}
     if not valid.all():  # impossible inputs that would divide by zero or cross a missing
         # link are evaluated as one sequence on one chip (each input keeping its own shape),
         # then every metric of an impossible layout is reported as NaN
         b = np.where(b >= 1, b, 1.0)
-        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0) != "") |  # over the layout axes only
+        bad = ((layout_reasons(m, tp_, pp_, ep_, 1.0, dp_) != "") |  # the layout axes only
                ((per_replica > 1) & (cluster.up_bw <= 0)) |
                ((per_replica > cluster.domain) & (cluster.out_bw <= 0)))
         if np.any(bad):
-            tp_, pp_, ep_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_))
-        per_replica = tp_ * pp_
+            tp_, pp_, ep_, dp_ = (np.where(bad, 1.0, x) for x in (tp_, pp_, ep_, dp_))
+        per_replica = tp_ * dp_ * pp_
         n_chips = per_replica if count is None else n_chips
     effs = (efficiency_for(c, "ideal"), efficiency_for(c, "expected", **dict(efficiency or {})))
     w = sliding_window(m)
-    n_micro = np.minimum(b, pp_)  # micro-batches in flight
-    micro = b / n_micro
+    group = np.ceil(b / dp_)  # sequences on the busiest attention group
+    n_micro = np.minimum(group, pp_)  # micro-batches in flight
+    micro = group / n_micro
+    # every group's tokens reach the experts; a batch smaller than dp leaves groups idle
+    moe = {"dp": dp_, "redundant": redundant_experts, "tbo": tbo, "busy": b / group}
     prefill = _phase(m, p, cluster, Step.for_prefill(micro, s, w), effs, tp_, ep_, pp_,
-                     attention_kernel, mla_absorb)
+                     attention_kernel, mla_absorb, moe)
     mean_ctx = s + (o + 1) / 2  # decode cost is linear in context: the mean is exact
     decode = _phase(m, p, cluster, Step.for_decode(micro, mean_ctx, w), effs, tp_, ep_, pp_,
-                    attention_kernel, mla_absorb)
+                    attention_kernel, mla_absorb, moe)
     fill = (n_micro + pp_ - 1) / pp_  # m micro-batches through p stages: (m + p - 1) stages
     replicas = np.floor(n_chips / per_replica)
 
     out: dict[str, Any] = {"model": m.name, "chip": c.name, "precision": p.label,
                            "batch": b, "prompt_len": s, "output_len": o, "tp": tp_, "pp": pp_,
-                           "ep": ep_, "chips": n_chips, "replicas": replicas}
+                           "ep": ep_, "dp": dp_, "chips": n_chips, "replicas": replicas}
     metrics_from = list(out).index("replicas")  # the columns after the scenario's inputs
     out.update(_latency_columns(prefill, decode, fill, b, o, replicas))
     # Uncertainty band (x_low_s / x_high_s, r_low / r_high) from the calibration residuals
@@ -247,8 +270,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["decode_bound"] = _bound(decode.expected, shape)
     out["prefill_bound"] = _bound(prefill.expected, shape)
 
-    out.update(_memory_columns(m, c, p, b, s, o, micro, tp_, pp_, attention_kernel,
-                               runtime_reserve_bytes))
+    out.update(memory_columns(m, c, p, s, o, group, micro, tp_, pp_, dp_, attention_kernel,
+                              runtime_reserve_bytes, memory_utilisation, token_budget,
+                              redundant_experts, mtp))
     if not valid.all():
         for k in list(out)[metrics_from:]:
             v = np.asarray(out[k])
@@ -259,7 +283,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     out["valid"] = valid
     out["reason"] = reasons
     frame = Columns(alias_columns(out, model=model, chip=chip), shape)
-    assumptions = _assumptions(m, c, p, effs, attention_kernel, runtime_reserve_bytes, n_chips, b)
+    assumptions = _assumptions(m, c, p, effs, attention_kernel, n_chips, b, tbo)
+    assumptions["memory"] = memory_note(runtime_reserve_bytes, memory_utilisation, token_budget,
+                                        mtp)
     return InferenceResult(frame, assumptions, prefill, decode, m, c)
 
 
@@ -269,16 +295,17 @@ def _reasons(sc: ServingScenario, count: int | None,
     chip's own links, sized by the largest valid layout, unless one is given)."""
     m, c, shape, scalar = sc.model, sc.chip, sc.shape, sc.single
     tp_, pp_, ep_, b = sc.layout.tp, sc.layout.pp, sc.layout.ep, sc.workload.batch
+    dp_ = sc.layout.dp
     # One scenario (all inputs scalars) with an impossible layout is an error; in arrays
     # (a sweep, a layout search) it is a row with valid=False and its reason, as in train.
-    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b), shape).copy()
+    reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b, dp_), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
-    per_replica = tp_ * pp_
+    per_replica = tp_ * dp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:
         bad = np.broadcast_to((n_chips % per_replica != 0), shape) & (reasons == "")
-        reasons[bad] = f"count={count} is not a multiple of tp x pp"
+        reasons[bad] = f"count={count} is not a multiple of tp x pp x dp"
         if scalar and reasons[0]:
             raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
     if cluster is None:  # links of the chip; sized by the largest valid layout
@@ -318,36 +345,9 @@ def _latency_columns(prefill: Phase, decode: Phase, fill: Array, b: Array, o: Ar
     return out
 
 
-def _memory_columns(m: ModelSpec, c: Chip, p: Precision, b: Array, s: Array, o: Array,
-                    micro: Array, tp_: Array, pp_: Array, attention_kernel: Kernel,
-                    runtime_reserve_bytes: float) -> dict[str, Any]:
-    """Memory per device (weights, KV cache, activations, reserve) against capacity, and
-    the largest batch and context that fit (bytes, sequences, tokens)."""
-    params = m.params()
-    weights = weight_bytes_per_device(m, p, params, tp_, pp_)
-    ctx = s + o
-    kv_seq = kv_bytes_per_sequence(m, p, ctx, tp_) / pp_  # each stage caches its layers
-    kv = b * kv_seq
-    rect = micro * s * s if attention_kernel == "materialised" else 0.0
-    act = activation_bytes(m, p, micro * s, micro, tp_, rect)
-    reserve = np.asarray(float(runtime_reserve_bytes))
-    total = weights + kv + act + reserve
-    cap = c.memory.capacity
-    out: dict[str, Any] = {
-        "weights_bytes": weights, "kv_cache_bytes": kv, "activation_bytes": act,
-        "reserve_bytes": reserve, "memory_bytes": total, "capacity_bytes": cap,
-        "memory_fraction": total / cap, "fits": total <= cap}
-    act_seq = activation_bytes(m, p, s, 1, tp_, s * s if attention_kernel == "materialised"
-                               else 0.0) / pp_
-    free = cap - weights - reserve
-    out["max_batch"] = np.maximum(np.floor(free / (kv_seq + act_seq)), 0)
-    out["max_context"] = _max_context(m, p, free - act, b / pp_, tp_)
-    return out
-
-
 def _assumptions(m: ModelSpec, c: Chip, p: Precision, effs: tuple[Efficiency, Efficiency],
-                 attention_kernel: Kernel, runtime_reserve_bytes: float, n_chips: Array,
-                 b: Array) -> dict[str, str]:
+                 attention_kernel: Kernel, n_chips: Array, b: Array,
+                 tbo: bool) -> dict[str, str]:
     """What an inference result rests on, in words."""
     return {
         "efficiency (expected)": effs[1].describe(),
@@ -365,8 +365,10 @@ def _assumptions(m: ModelSpec, c: Chip, p: Precision, effs: tuple[Efficiency, Ef
                         "the mean context prompt + (output+1)/2",
         "pipeline": "batch split into min(batch, pp) micro-batches m; TTFT = (m + pp - 1) "
                     "stage times; each token crosses every stage",
-        "communication": "not overlapped with compute; alpha-beta ring collectives",
-        "runtime reserve": f"{runtime_reserve_bytes / 2**30:.2g} GiB per device",
+        "communication": ("expert dispatch / combine overlapped with compute by two-batch "
+                          "overlap; the rest not" if tbo else "not overlapped with compute")
+                         + "; alpha-beta ring collectives; DeepEP-style dispatch (fp8 when "
+                         "the experts compute in fp8) and combine, busiest expert rank's load",
         "compute dtype fallback": _fallback_note(c, p),
     }
 
@@ -388,36 +390,3 @@ def _fallback_note(c: Chip, p: Precision) -> str:
         if got != want:
             notes.append(f"{comp}: {c.name} has no {want.value} peak, computed in {got.value}")
     return "; ".join(notes) or "none"
-
-
-def _max_context(m: ModelSpec, p: Precision, free: Array, seqs_per_device: Array,
-                 tp: Array) -> Array:
-    """Longest context (tokens) whose KV cache fits in ``free`` bytes for the batch."""
-    per_seq = free / np.maximum(seqs_per_device, 1e-9)
-    base = kv_bytes_per_sequence(m, p, 0, tp)
-    budget = per_seq - base
-    w = sliding_window(m)
-    mixers = m.mixers()
-    n_full, n_slide = mixers.count("full_attention"), mixers.count("sliding_attention")
-    unit = kv_bytes_per_token_layer(m, p, tp)
-    a_full, a_both = unit * n_full, unit * (n_full + n_slide)
-    limit = float(m.max_position_embeddings or 10**9)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        first = np.where(a_both > 0, budget / np.where(a_both > 0, a_both, 1), np.inf)
-        beyond = np.where(a_full > 0, w + (budget - a_both * w) / np.where(a_full > 0, a_full, 1),
-                          np.inf)
-    ctx = np.where(first <= w, first, beyond)
-    ctx = np.where(budget <= 0, 0.0, ctx)
-    return np.floor(np.minimum(ctx, limit))
-
-
-def kv_bytes_per_token_layer(m: ModelSpec, p: Precision, tp: ArrayLike) -> Array:
-    """KV bytes per token per attention layer on one tensor-parallel rank."""
-    a = m.attention
-    if a is None:
-        return np.zeros(np.shape(tp))
-    if m.mla is not None:
-        width = float(m.mla.kv_lora_rank + m.mla.qk_rope_head_dim) + 0 * _a(tp)
-    else:
-        width = 2 * np.ceil(a.kv_heads / _a(tp)) * m.head_dim
-    return width * p.kv_cache.bytes_per_element

@@ -6,8 +6,11 @@ the LM head are split ``tp`` ways inside each of ``dp`` attention groups, each g
 its own requests (DP attention: DeepSeek-V3 report sec. 3.4; SGLang ``--enable-dp-attention``).
 Routed experts are either split ``tp`` ways (``ep = 1``, then ``dp = 1``) or spread by
 expert over all ``ep = tp x dp`` chips, with a dispatch and a combine all-to-all around each
-MoE layer (DeepEP). ``dp = 1, ep = tp`` is vLLM's expert-parallel mode inside one tensor
-group, the layout :func:`~roofline.engine.serving.inference.infer` models.
+MoE layer (DeepEP), counted as every forward pass counts them
+(:func:`~roofline.engine.timing.forward.comm_times`, whose exchange is
+:func:`~roofline.engine.network.moe_comm.exchange_time`); ``dp = 1, ep = tp`` is vLLM's
+expert-parallel mode. :func:`~roofline.engine.serving.inference.infer` takes the same
+layouts and also ``ep`` dividing ``tp x dp``.
 
 Step times come from the engine's own per-operator roofline
 (:func:`~roofline.engine.timing.forward.forward_time`): the non-expert operators of one attention
@@ -23,7 +26,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from roofline.engine.network import collectives as col
 from roofline.engine.operators.memory import (
     RUNTIME_RESERVE_BYTES,
     activation_bytes,
@@ -35,14 +37,14 @@ from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.timing.efficiency import Efficiency
-from roofline.engine.timing.forward import forward_time, layer_allreduces
+from roofline.engine.timing.forward import comm_times, experts_on_busiest_rank, forward_time
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
 from roofline.specs.params import ParamCount
 
 Array = NDArray[np.float64]
 #: Operators that run on the expert-parallel shard rather than the attention group.
-ROUTED = ("experts",)
+ROUTED = ("experts", "moe_permute")
 
 
 def _a(x: ArrayLike) -> Array:
@@ -92,57 +94,21 @@ class Pool:
     cluster: Cluster
     eff: Efficiency
     overlap: bool = False  # two micro-batches hide communication behind compute (DeepSeek)
+    redundant_experts: int = 0  # replicas of hot experts per instance (EPLB)
 
     @property
     def chip(self) -> Chip:
         return self.cluster.chip
 
 
-def dispatch_s(pool: Pool, layout: Layout, rank_bytes: ArrayLike, dedup: bool) -> Array:
-    """One dispatch (or combine) all-to-all over the ep chips: each chip sends
-    ``rank_bytes`` (its tokens' hidden states) to the k experts of each token.
-
-    DeepEP's normal kernels (prefill) send a token once to each remote node holding one of
-    its experts and forward it over NVLink inside the node; its low-latency kernels
-    (decode) send one copy per expert over RDMA. All peers' messages are posted at once
-    from the GPU, so the exchange pays one link latency (deepseek-ai/DeepEP README).
-    Expected distinct nodes among k uniform expert picks over N nodes: N (1 - (1 - 1/N)^k).
-    """
-    m, c = pool.model, pool.cluster
-    assert m.moe is not None
-    k = m.moe.num_experts_per_tok
-    ep, per_token = layout.ep, _a(rank_bytes)
-    inside = np.minimum(ep, c.domain)
-    nodes = np.ceil(ep / inside)
-    within = per_token * k * (inside - 1) / ep
-    if dedup:
-        across = per_token * nodes * (1 - (1 - 1 / nodes) ** k) * (nodes - 1) / nodes
-    else:
-        across = per_token * k * (ep - inside) / ep
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_in = np.where(within > 0, within / c.up_bw, 0.0) if c.up_bw > 0 else np.where(
-            within > 0, np.inf, 0.0)
-        t_out = np.where(across > 0, across / c.out_bw, 0.0) if c.out_bw > 0 else np.where(
-            across > 0, np.inf, 0.0)
-    latency = np.where(ep > c.domain, c.fabric.out_hop_s, c.fabric.up_hop_s)
-    return np.where(ep > 1, np.maximum(t_in, t_out) + latency, 0.0)
-
-
 def moe_comm_s(pool: Pool, layout: Layout, group_tokens: ArrayLike, dedup: bool) -> Array:
-    """Communication of one step: tensor all-reduces inside an attention group, and per MoE
-    layer either an all-reduce (experts split by tensor) or a dispatch and a combine over
-    the ep chips, each chip sending its 1/tp slice of its group's tokens, then an
-    all-gather back to the tp ranks (Megatron-LM; DeepEP)."""
-    m, p, c = pool.model, pool.precision, pool.cluster
-    tp, ep = layout.tp, layout.ep
-    msg = _a(group_tokens) * m.hidden_size * p.activation_bytes / pool.eff.network
-    dense_ar, moe_layers = layer_allreduces(m)
-    ar = col.all_reduce(c, msg, tp)
-    total = dense_ar * ar
-    if moe_layers and m.moe is not None:
-        wide = 2 * dispatch_s(pool, layout, msg / tp, dedup) + col.all_gather(c, msg, tp)
-        total = total + moe_layers * np.where(ep > 1, wide, ar)
-    return total
+    """Communication of one step: the tensor-parallel collectives inside an attention
+    group and, per MoE layer, the expert exchange over the ``ep`` chips, as every forward
+    pass counts them (:func:`~roofline.engine.timing.forward.comm_times`; ``dedup``:
+    DeepEP's normal kernels, for steps without decodes)."""
+    tp_s, ep_s, _ = comm_times(pool.model, pool.precision, pool.cluster, pool.eff,
+                               group_tokens, layout.tp, layout.ep, 1, layout.dp, dedup=dedup)
+    return tp_s + ep_s
 
 
 def step_time(pool: Pool, layout: Layout, step: Step) -> tuple[Array, Array]:
@@ -154,9 +120,11 @@ def step_time(pool: Pool, layout: Layout, step: Step) -> tuple[Array, Array]:
     if m.moe is not None:  # only the routed experts of the pooled step are timed
         pooled = Step(decode=AttnWork.decode(step.tokens * layout.dp, 1.0))
         shard = np.where(layout.ep > 1, layout.ep, layout.tp)
-        ops += [op for op in operator_table(m, p, pooled, shard, layout.ep)
-                if op.name in ROUTED]
-    compute = forward_time(m, p, pool.cluster, step, pool.eff, layout.tp, 1, ops=ops).compute_s
+        ops += [experts_on_busiest_rank(op, m, p, pooled.tokens, shard, 1, layout.ep,
+                                        pool.redundant_experts) if op.name == "experts" else op
+                for op in operator_table(m, p, pooled, shard, layout.ep) if op.name in ROUTED]
+    compute = forward_time(m, p, pool.cluster, step, pool.eff, layout.tp, 1, ops=ops,
+                           busiest=False).compute_s
     prefill_only = not np.any(step.decode.tokens)
     return compute, moe_comm_s(pool, layout, step.tokens, prefill_only)
 

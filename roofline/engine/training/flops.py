@@ -37,9 +37,13 @@ RECOMPUTE: tuple[Recompute, ...] = ("none", "selective", "full")
 
 #: Operators of a layer that are not matmuls or attention: they do no model FLOPs (norm and
 #: residual arithmetic is ~1e-4 of a layer and is left out, as in every paper cited here).
-_NO_MODEL_FLOPS = ("norms_elementwise", "embedding", "kv_cache_write")
+_NO_MODEL_FLOPS = ("norms_elementwise", "embedding", "kv_cache_write", "moe_permute",
+                   "activation_quant")
 #: Operators outside the transformer layers (not recomputed; on the first / last stage).
 NON_LAYER_OPS = ("embedding", "lm_head")
+#: Operators selective recomputation re-runs alongside FlashAttention (norms, MLA
+#: up-projections; activation functions are part of the MLP operators' elementwise work).
+SELECTIVE_MODULES = ("norms_elementwise", "mla_q_up", "mla_kv_up")
 
 
 def _a(x: ArrayLike) -> Array:
@@ -164,7 +168,10 @@ def recompute_factor(op: Op, recompute: Recompute, flash: bool = False) -> float
     softmax, attention over V). A FlashAttention backward recomputes QK^T and the softmax
     from the saved log-sum-exp (Dao et al. 2022, alg. 4): 5 matmuls against the forward's
     2, i.e. half a forward of the attention core more than 2x; it replaces selective
-    recomputation, which then adds nothing.
+    recomputation of the core, which then adds nothing. Selective recomputation under
+    FlashAttention re-runs the modules Megatron-Core's ``--recompute-modules`` names and
+    DeepSeek-V3 recomputes (arXiv 2412.19437 sec. 3.2.3): the norms, the MLA
+    up-projections and the activation functions (elementwise, no model FLOPs).
     """
     if op.name in NON_LAYER_OPS:
         return 0.0
@@ -172,6 +179,8 @@ def recompute_factor(op: Op, recompute: Recompute, flash: bool = False) -> float
         inherent = 0.5 if flash else 0.0
         explicit = recompute == "full" or (recompute == "selective" and not flash)
         return inherent + (1.0 if explicit else 0.0)
+    if recompute == "selective" and flash and op.name in SELECTIVE_MODULES:
+        return 1.0
     return 1.0 if recompute == "full" else 0.0
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.engine.training.schedules import SCHEDULE_CODES
 from roofline.specs.model import ModelSpec
 
 Array = NDArray[np.float64]
@@ -27,12 +28,14 @@ def training_layout_reasons(m: ModelSpec, *, count: ArrayLike, tp: ArrayLike, pp
                             dp: ArrayLike, cp: ArrayLike, ep: ArrayLike,
                             micro_batch: ArrayLike, global_batch: ArrayLike,
                             seq_len: ArrayLike, interleave: ArrayLike = 1,
-                            cp_mode: CpMode = "ring") -> NDArray[np.object_]:
+                            cp_mode: CpMode = "ring", schedule: ArrayLike = 0
+                            ) -> NDArray[np.object_]:
     """Why each training layout is impossible ('' where valid), vectorised; the first
     failing rule is named, with the offending numbers."""
     arrs = np.broadcast_arrays(*(_a(x) for x in (count, tp, pp, dp, cp, ep, micro_batch,
-                                                   global_batch, seq_len, interleave)))
-    n, tp, pp, dp, cp, ep, mb, gb, s, v = arrs
+                                                   global_batch, seq_len, interleave,
+                                                   schedule)))
+    n, tp, pp, dp, cp, ep, mb, gb, s, v, sc = arrs
     reasons = np.full(tp.shape, "", dtype=object)
     flagged = np.zeros(tp.shape, dtype=bool)
 
@@ -99,6 +102,13 @@ def training_layout_reasons(m: ModelSpec, *, count: ArrayLike, tp: ArrayLike, pp
     flag((v > 1) & (micro % pp != 0),
          lambda k, p: f"interleaved 1F1B needs micro-batches ({g(k)}) divisible by pp={g(p)}",
          (micro, pp))
+    dual = sc == SCHEDULE_CODES["dualpipe"]  # DeepSeek-V3 sec. 3.2.1
+    flag(dual & ((pp < 2) | (pp % 2 != 0)),
+         lambda p: f"DualPipe needs an even pp >= 2, got pp={g(p)}", (pp,))
+    flag(dual & (v > 1), "DualPipe does not interleave (interleave must be 1)")
+    flag(dual & ((micro < pp) | (micro % 2 != 0)),
+         lambda k, p: f"DualPipe needs an even number of micro-batches >= pp={g(p)}, got "
+                      f"{g(k)}", (micro, pp))
     if cp_mode == "ring":
         flag((cp > 1) & (s % (2 * cp) != 0),
              lambda x, c: f"seq_len {g(x)} is not divisible by 2 x cp = {g(2 * c)} "

@@ -7,10 +7,9 @@ gradients, ``K = 12`` bytes of fp32 master weights, momentum and variance); ZeRO
 partitions the optimizer states over the ``N_d`` data-parallel ranks, stage 2 also the
 gradients, stage 3 also the weights (PyTorch FSDP's FULL_SHARD is stage 3).
 
-Activations follow Korthikanti et al. 2022 (arXiv 2205.05198, sec. 4 and Table 2), whose
-formulas are kept exactly (:func:`korthikanti_layer_bytes`) and generalised to any
-:class:`ModelSpec` (:func:`layer_activation_bytes`: GQA, MLA, gated MLPs, MoE, Mamba,
-FlashAttention, no dropout), which reduces to theirs for a GPT model.
+Activations per layer and micro-batch are in :mod:`~roofline.engine.training.activations`
+(Korthikanti et al. 2022, generalised); here they are multiplied by the micro-batches each
+stage holds in flight (1F1B, interleaved, DualPipe).
 """
 
 from __future__ import annotations
@@ -21,25 +20,24 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.operators.memory import RUNTIME_RESERVE_BYTES
-from roofline.engine.operators.table import sliding_window
+from roofline.engine.training.activations import (
+    FP32,
+    embedding_activation_bytes,
+    layer_activation_bytes,
+    output_activation_bytes,
+)
 from roofline.errors import Problem, SpecError
 from roofline.specs.model import ModelSpec
 from roofline.specs.params import (
     ParamCount,
+    expert_params,
     norm_params,
-    ssm_dt_rank,
-    ssm_inner,
 )
 
 Array = NDArray[np.float64]
 
 #: Recomputation policies by code (vectorised calls carry the code).
 RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
-#: Bytes of a dropout mask element (PyTorch stores a byte per element; Korthikanti sec. 4.1).
-MASK_BYTES = 1.0
-#: Bytes per element of fp32 statistics kept for the backward pass (softmax log-sum-exp,
-#: router probabilities, cross-entropy logits).
-FP32 = 4.0
 
 
 def _a(x: ArrayLike) -> Array:
@@ -67,6 +65,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
     "adam-8bit": Optimizer("adam-8bit", 2.0 + 2 * FP32 / 2048,
                            "8-bit Adam (block-wise quantised moments, block 2048)"),
     "sgd": Optimizer("sgd", 4.0, "SGD with fp32 momentum"),
+    # DeepSeek-V3 (arXiv 2412.19437 sec. 3.3.3) tracks Adam's moments in bf16.
+    "adam-bf16": Optimizer("adam-bf16", 4.0, "AdamW with bf16 momentum + variance"),
 }
 #: Master-weight copy kept by mixed-precision training (Micikevicius et al. 2018).
 MASTER_BYTES = {"fp32": 4.0, "bf16": 2.0, "none": 0.0}
@@ -149,195 +149,6 @@ def stage_params(p: ParamCount, m: ModelSpec, tp: ArrayLike, pp: ArrayLike,
     return StageParams(first, last, experts, per_layer)
 
 
-# --------------------------------------------------------------------------------------
-# Activations: Korthikanti et al. 2022 exactly
-# --------------------------------------------------------------------------------------
-
-def korthikanti_layer_bytes(s: ArrayLike, b: ArrayLike, h: ArrayLike, a: ArrayLike,
-                            t: ArrayLike = 1, *, sequence_parallel: bool = False,
-                            recompute: str = "none") -> Array:
-    """Activation bytes of one GPT layer, Korthikanti et al. 2022 Table 2 (16-bit
-    activations, 1-byte dropout masks, MHA, 4h MLP).
-
-    ========================================  ===========================
-    no parallelism                            ``sbh (34 + 5as/h)``
-    tensor parallel                           ``sbh (10 + 24/t + 5as/(ht))``
-    tensor + sequence parallel                ``sbh (34/t + 5as/(ht))``
-    tensor parallel + selective recompute     ``sbh (10 + 24/t)``
-    tensor + sequence + selective recompute   ``sbh (34/t)``
-    full activation recompute                 ``sbh (2)``
-    ========================================  ===========================
-    """
-    s, b, h, a, t = (_a(x) for x in (s, b, h, a, t))
-    sbh = s * b * h
-    if recompute == "full":
-        return 2 * sbh
-    scores = 0.0 if recompute == "selective" else 5 * a * s / (h * t)
-    if recompute not in ("none", "selective"):
-        raise SpecError(f"recompute must be none, selective or full, got {recompute!r}")
-    base = 34 / t if sequence_parallel else 10 + 24 / t
-    return sbh * (base + scores)
-
-
-def korthikanti_first_stage_bytes(s: ArrayLike, b: ArrayLike, h: ArrayLike, a: ArrayLike,
-                                  layers: ArrayLike, t: ArrayLike = 1, p: ArrayLike = 1,
-                                  interleave: ArrayLike = 1, *,
-                                  sequence_parallel: bool = True,
-                                  recompute: str = "none") -> Array:
-    """Activations of the first pipeline stage, Korthikanti et al. 2022 sec. 4.2.3: under
-    1F1B it holds ``p`` micro-batches of ``L/p`` layers, i.e. ``L`` layers' worth (eq. 5:
-    ``sbhL/t (34 + 5as/h)`` with tensor + sequence parallelism); the interleaved schedule
-    multiplies that by ``1 + (p - 1)/(p v)``. Input/output layers are left out, as there.
-    """
-    p, v = _a(p), _a(interleave)
-    factor = np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
-    return korthikanti_layer_bytes(s, b, h, a, t, sequence_parallel=sequence_parallel,
-                                   recompute=recompute) * _a(layers) * factor
-
-
-# --------------------------------------------------------------------------------------
-# Activations: any ModelSpec
-# --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LayerActivations:
-    """Bytes per token stored for the backward pass, summed over all layers of the model.
-
-    ``replicated``: tensors every tensor-parallel rank holds whole unless sequence
-    parallelism splits them (norm inputs, layer inputs, dropout masks, MoE token copies);
-    ``sharded``: tensors split over tensor-parallel ranks (q/k/v, attention output, MLP
-    intermediates); ``scores``: per token *per key* (materialised softmax, its dropout mask
-    and output: Korthikanti's ``5as``), split over tensor-parallel ranks; ``layer_input``:
-    what full recomputation keeps (the input of each layer).
-    """
-
-    replicated: float
-    sharded: float
-    scores_per_key: float
-    scores_per_key_window: float
-    layer_input: float
-
-
-def _ffn_width(gated: bool) -> int:
-    """Intermediates a (gated) MLP stores per intermediate unit: plain GeLU keeps its input
-    and output (Korthikanti's 8sbh + 8sbh for 4h); SwiGLU the gate, the up projection and
-    their product (Megatron's fused swiglu saves its 2ff input and the ff output)."""
-    return 3 if gated else 2
-
-
-def layer_activations(m: ModelSpec, act_bytes: float = 2.0, *, flash: bool = True,
-                      dropout: bool = False) -> LayerActivations:
-    """Per-token activation bytes of every layer of ``m`` (see :class:`LayerActivations`).
-
-    GPT with ``flash=False, dropout=True, act_bytes=2`` gives Korthikanti's 10 h replicated,
-    24 h sharded and 5a per key per token, per layer.
-    """
-    h, ab = m.hidden_size, act_bytes
-    mask = MASK_BYTES * h if dropout else 0.0  # one dropout mask over the hidden width
-    rep = shard = per_key = per_key_w = 0.0
-    score_bytes = ab + (MASK_BYTES + ab if dropout else 0.0)  # softmax out, mask, dropout out
-    for (mixer, ffn), n in m.layer_counts().items():
-        r = m.norms_per_layer * ab * h           # each norm keeps its input
-        s = 0.0
-        if mixer == "mamba":
-            ssm = m.ssm
-            assert ssm is not None
-            d, N = ssm_inner(h, ssm), ssm.state_size
-            r += ab * h                           # in_proj input
-            if ssm.version == 1:                 # x, z; conv out; x_proj out; dt; y
-                s += ab * (2 * d + d + ssm_dt_rank(h, ssm) + 2 * N + d + d)
-            else:                                # in_proj out (x, z, B, C, dt); conv out; y
-                heads = d / ssm.head_dim
-                s += ab * (2 * d + 2 * ssm.n_groups * N + heads + d + d)
-            s += ab * d                           # out_proj input (gated norm output)
-        else:
-            a = m.attention
-            assert a is not None
-            H = a.num_attention_heads
-            r += ab * h + mask                    # q/k/v input; dropout mask after o_proj
-            if m.mla is not None:
-                x = m.mla
-                r += ab * ((x.q_lora_rank or 0) + x.kv_lora_rank + x.qk_rope_head_dim)
-                d_qk, d_v = x.qk_nope_head_dim + x.qk_rope_head_dim, x.v_head_dim
-                s += ab * H * (2 * d_qk + d_v)    # q, decompressed k and v
-            else:
-                d_qk = d_v = m.head_dim
-                s += ab * (H * d_qk + 2 * a.kv_heads * d_qk)  # q, k, v
-            s += ab * H * d_v                     # attention output = o_proj input
-            if flash:
-                s += FP32 * H                     # log-sum-exp per query and head
-            elif mixer == "sliding_attention":
-                per_key_w += n * H * score_bytes
-            else:
-                per_key += n * H * score_bytes
-        if ffn == "dense":
-            mlp = m.mlp
-            assert mlp is not None
-            r += ab * h + mask                    # MLP input; dropout mask after it
-            s += ab * mlp.intermediate_size * _ffn_width(mlp.gated)
-        elif ffn == "moe":
-            moe = m.moe
-            assert moe is not None
-            k = moe.num_experts_per_tok
-            r += ab * h + mask + FP32 * moe.num_experts  # input, mask, router probabilities
-            r += 2 * ab * k * h                   # dispatched token copies, expert outputs
-            s += ab * k * moe.moe_intermediate_size * _ffn_width(moe.gated)
-            s += ab * moe.shared_intermediate * _ffn_width(moe.gated)
-        rep += n * r
-        shard += n * s
-    return LayerActivations(rep, shard, per_key, per_key_w, m.num_hidden_layers * ab * h)
-
-
-def layer_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayLike,
-                           tp: ArrayLike = 1, cp: ArrayLike = 1,
-                           sequence_parallel: ArrayLike = True, recompute: ArrayLike = 0,
-                           *, act_bytes: float = 2.0, flash: bool = True,
-                           dropout: bool = False) -> Array:
-    """Activation bytes of one micro-batch through *all* layers on one device.
-
-    Korthikanti et al. 2022 generalised: tokens per device ``b s / cp``; replicated
-    tensors ``/t`` only with sequence parallelism, sharded ones ``/t``; materialised scores
-    per query over ``s`` keys (or the sliding window), ``/t``; ``recompute`` code 1
-    (selective) drops the scores, 2 (full) keeps only each layer's input (``/t`` with
-    sequence parallelism, as Megatron stores the sequence-parallel shard; the paper's Table
-    2 writes ``2sbh`` whatever ``t``).
-    """
-    la = layer_activations(m, act_bytes, flash=flash, dropout=dropout)
-    s, b, tp, cp = _a(seq_len), _a(micro_batch), _a(tp), _a(cp)
-    sp = np.asarray(sequence_parallel, dtype=bool)
-    rc = np.asarray(recompute)
-    tokens = b * s / cp
-    rep_div = np.where(sp, tp, 1.0)
-    keys_w = np.minimum(s, sliding_window(m))
-    scores = tokens * (la.scores_per_key * s + la.scores_per_key_window * keys_w) / tp
-    stored = tokens * (la.replicated / rep_div + la.sharded / tp)
-    full = tokens * la.layer_input / rep_div
-    return np.where(rc >= 2, full, stored + np.where(rc >= 1, 0.0, scores))
-
-
-def embedding_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayLike,
-                               tp: ArrayLike = 1, cp: ArrayLike = 1,
-                               sequence_parallel: ArrayLike = True, *,
-                               dropout: bool = False) -> Array:
-    """First stage, per micro-batch: the embedding output's dropout mask
-    (Korthikanti sec. 4.3: ``sbhp/t`` for p micro-batches)."""
-    if not dropout:
-        return np.zeros(np.broadcast(_a(seq_len), _a(micro_batch), _a(tp), _a(cp)).shape)
-    div = np.where(np.asarray(sequence_parallel, dtype=bool), _a(tp), 1.0)
-    return _a(micro_batch) * _a(seq_len) / _a(cp) * m.hidden_size * MASK_BYTES / div
-
-
-def output_activation_bytes(m: ModelSpec, seq_len: ArrayLike, micro_batch: ArrayLike,
-                            tp: ArrayLike = 1, cp: ArrayLike = 1,
-                            sequence_parallel: ArrayLike = True, *,
-                            act_bytes: float = 2.0) -> Array:
-    """Last stage, per micro-batch: final-norm input, LM-head input and fp32 logits,
-    Korthikanti sec. 4.3 ``4sbh/t (1 + V/h)`` (vocabulary split over ``t``)."""
-    tokens = _a(micro_batch) * _a(seq_len) / _a(cp)
-    div = np.where(np.asarray(sequence_parallel, dtype=bool), _a(tp), 1.0)
-    return tokens * (2 * act_bytes * m.hidden_size / div + FP32 * m.vocab_size / _a(tp))
-
-
 def stage_layers_held(layers: ArrayLike, pp: ArrayLike, microbatches: ArrayLike,
                       interleave: ArrayLike = 1) -> tuple[Array, Array]:
     """Layers' worth of micro-batch activations the first and the last stage hold at peak.
@@ -381,7 +192,9 @@ def training_memory(m: ModelSpec, params: ParamCount, *, seq_len: ArrayLike,
                     weight_bytes: float = 2.0, grad_bytes: float = 2.0,
                     optimizer_bytes: float = 12.0, act_bytes: float = 2.0,
                     flash: bool = True, dropout: bool = False,
-                    reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> TrainingMemory:
+                    reserve_bytes: float = RUNTIME_RESERVE_BYTES,
+                    dualpipe: ArrayLike = False, fp8_cache: bool = False,
+                    mtp: bool = False) -> TrainingMemory:
     """Memory per device (bytes) of the larger of the first and the last pipeline stage.
 
     Model states: dense parameters are ZeRO-partitioned over the ``dp x cp`` ranks that hold
@@ -389,24 +202,45 @@ def training_memory(m: ModelSpec, params: ParamCount, *, seq_len: ArrayLike,
     ranks), routed experts over ``dp x cp / ep``. ZeRO-3 also holds two gathered layers
     (the one computing and the one prefetched). Activations per :func:`layer_activation_bytes`
     times :func:`stage_layers_held`; plus a runtime reserve (CUDA context, NCCL buffers).
+
+    ``dualpipe``: each device holds stage ``i`` and stage ``p - 1 - i`` (DeepSeek-V3 Table 2:
+    2x parameters, ``p + 1`` micro-batches of activations), so device 0 carries both the
+    embedding and the LM head; each stage's states are ZeRO-sharded over the ``2 dp`` ranks
+    that hold it. ``mtp``: the multi-token-prediction modules sit on the last stage with the
+    output head (DeepSeek-V3 sec. 2.2 and 3.2.1), their routed experts sharded by ``ep``.
     """
     tp, pp, dp, cp, ep = (_a(x) for x in (tp, pp, dp, cp, ep))
     z = _a(zero)
+    dual = np.asarray(dualpipe, dtype=bool)
     st = stage_params(params, m, tp, pp, ep, interleave)
-    n_dense, n_exp = dp * cp, dp * cp / ep
+    if mtp and params.mtp:
+        routed = (m.num_nextn_predict_layers * m.moe.num_experts * expert_params(m.hidden_size,
+                                                                                  m.moe)
+                  if m.moe is not None and m.ffns()[-1] == "moe" else 0)
+        extra = (params.mtp - routed) / tp + routed / (tp * ep)
+        st = StageParams(st.dense_first, st.dense_last + extra, st.experts, st.layer_avg)
+    copies = np.where(dual, 2.0, 1.0)
+    n_dense, n_exp = dp * cp * copies, dp * cp / ep * copies
+    st = StageParams(np.where(dual, st.dense_first + st.dense_last, st.dense_first),
+                     np.where(dual, st.dense_first + st.dense_last, st.dense_last),
+                     st.experts * copies, st.layer_avg)
     kw = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, optimizer_bytes=optimizer_bytes)
     we, ge, oe = zero_state_bytes(st.experts, n_exp, z, **kw)
     parts = []
     per_mb = layer_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                     recompute, act_bytes=act_bytes, flash=flash,
-                                    dropout=dropout) / m.num_hidden_layers
+                                    dropout=dropout, fp8_cache=fp8_cache
+                                    ) / m.num_hidden_layers
     held_first, held_last = stage_layers_held(m.num_hidden_layers, pp, microbatches, interleave)
+    dual_held = np.ceil(m.num_hidden_layers / pp) * (pp + 1)
+    held_first = np.where(dual, dual_held, held_first)
+    held_last = np.where(dual, dual_held, held_last)
     emb = embedding_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                      dropout=dropout)
     out = output_activation_bytes(m, seq_len, micro_batch, tp, cp, sequence_parallel,
                                   act_bytes=act_bytes)
     in_flight_first = np.minimum(_a(microbatches), pp)
-    one = pp == 1
+    one = (pp == 1) | dual
     acts = (per_mb * held_first + emb * in_flight_first + np.where(one, out, 0.0),
             per_mb * held_last + out + np.where(one, emb, 0.0))
     gather = np.where(z >= 3, 2 * st.layer_avg * weight_bytes, 0.0)

@@ -31,6 +31,8 @@ from roofline.engine.timing.efficiency import (
     uncertainty_band,
 )
 from roofline.engine.timing.fidelity import fidelity
+from roofline.engine.training.describe import assumptions as describe
+from roofline.engine.training.describe import layout_strings
 from roofline.engine.training.flops import (
     RECOMPUTE,
     TOKENS_PER_PARAM,
@@ -40,17 +42,17 @@ from roofline.engine.training.flops import (
 )
 from roofline.engine.training.layout import training_layout_reasons
 from roofline.engine.training.memory import (
-    MASTER_BYTES,
     RECOMPUTE_CODES,
     get_optimizer,
     training_memory,
 )
+from roofline.engine.training.recipe import MoeOverlap, train_bytes
+from roofline.engine.training.schedules import SCHEDULE_CODES, SCHEDULES
 from roofline.engine.training.step import step_time
 from roofline.errors import Problem, SpecError
 from roofline.results import Columns, Result, alias_columns
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
-from roofline.specs.dtypes import Dtype
 from roofline.specs.model import ModelSpec
 
 if TYPE_CHECKING:
@@ -101,58 +103,52 @@ def _codes(values: ArrayLike, table: Mapping[str, int], name: str) -> NDArray[np
     return np.array([table[x] for x in flat], dtype=np.int64).reshape(arr.shape)
 
 
-def _train_bytes(p: Precision, master_weights: str) -> tuple[float, float, float]:
-    """(weight, gradient, master) bytes per parameter: 16-bit weights and gradients unless
-    the recipe computes in fp32 (fp8/fp4 recipes keep 16-bit weights and cast per matmul, as
-    Transformer Engine and DeepSeek-V3 do); no master copy when weights are fp32."""
-    if master_weights not in MASTER_BYTES:
-        raise SpecError([Problem(f"master_weights must be one of {', '.join(MASTER_BYTES)}",
-                                 field="master_weights")])
-    wb = 4.0 if p.activations in (Dtype.fp32, Dtype.tf32) else 2.0
-    master = 0.0 if wb == 4.0 else MASTER_BYTES[master_weights]
-    return wb, wb, master
-
-
 def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Efficiency, *,
               count: Array, seq_len: Array, global_batch: Array, micro_batch: Array,
               tp: Array, pp: Array, dp: Array | None, cp: Array, ep: Array, zero: Array,
               recompute: Array, sequence_parallel: Array, interleave: Array,
               dp_overlap: Array, optimizer: str, master_weights: str, cp_mode: CpMode,
-              flash: bool, dropout: bool, runtime_reserve_bytes: float
+              flash: bool, dropout: bool, runtime_reserve_bytes: float, ov: MoeOverlap
               ) -> tuple[dict[str, Any], tuple[int, ...], NDArray[np.object_]]:
     """Every metric of every configuration (arrays broadcast together)."""
     if dp is None:
         dp = count / (tp * pp * cp)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (
         count, seq_len, global_batch, micro_batch, tp, pp, dp, cp, ep, zero, recompute,
-        sequence_parallel, interleave, dp_overlap)), (1,))
+        sequence_parallel, interleave, dp_overlap, ov.schedule, ov.comm_overlap)), (1,))
     reasons = np.broadcast_to(training_layout_reasons(
         m, count=count, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
-        global_batch=global_batch, seq_len=seq_len, interleave=interleave, cp_mode=cp_mode),
-        shape).copy()
+        global_batch=global_batch, seq_len=seq_len, interleave=interleave, cp_mode=cp_mode,
+        schedule=ov.schedule), shape).copy()
     # Chips beyond one scale-up domain talk over the scale-out network: it must exist.
     apart = np.broadcast_to((count > cluster.domain) & (cluster.out_bw <= 0), shape)
     reasons[apart & (reasons == "")] = (f"{c.name} has no scale-out network: at most "
                                         f"{cluster.domain} chip(s) can work together")
     valid = reasons == ""
     opt = get_optimizer(optimizer)
-    wb, gb, master = _train_bytes(p, master_weights)
+    wb, gb, master = train_bytes(p, master_weights, ov.grad_dtype)
     k_bytes = opt.state_bytes_per_param + master
     microbatches = global_batch / (dp * micro_batch)
+    disp = ov.dispatch_bytes(p)
     with np.errstate(all="ignore"):
         t = step_time(m, p, cluster, eff, seq_len=seq_len, micro_batch=micro_batch,
                       microbatches=microbatches, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero,
                       recompute=recompute, sequence_parallel=sequence_parallel,
                       interleave=interleave, dp_overlap=dp_overlap, count=count,
                       cp_mode=cp_mode, flash=flash, weight_bytes=wb, grad_bytes=gb,
-                      optimizer_update_bytes=2 * k_bytes + gb + wb)
+                      optimizer_update_bytes=2 * k_bytes + gb + wb, schedule=ov.schedule,
+                      comm_overlap=ov.comm_overlap, dispatch_bytes=disp,
+                      node_limit=ov.node_limit,
+                      mtp_layers=m.num_nextn_predict_layers if ov.mtp else 0)
         mem = training_memory(m, m.params(), seq_len=seq_len, micro_batch=micro_batch,
                               microbatches=microbatches, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
                               zero=zero, recompute=recompute,
                               sequence_parallel=sequence_parallel, interleave=interleave,
                               weight_bytes=wb, grad_bytes=gb, optimizer_bytes=k_bytes,
                               act_bytes=p.activation_bytes, flash=flash, dropout=dropout,
-                              reserve_bytes=runtime_reserve_bytes)
+                              reserve_bytes=runtime_reserve_bytes,
+                              dualpipe=ov.schedule == SCHEDULE_CODES["dualpipe"],
+                              fp8_cache=disp is not None, mtp=ov.mtp)
         tokens_step = global_batch * seq_len
         step_s = t.total
         mf_tok = model_flops_per_token(m, seq_len)
@@ -172,7 +168,7 @@ def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Effici
         "seq_len": seq_len, "global_batch": global_batch, "micro_batch": micro_batch,
         "num_microbatches": microbatches, "tp": tp, "pp": pp, "dp": dp, "cp": cp, "ep": ep,
         "zero": zero, "recompute": recompute, "sequence_parallel": sequence_parallel,
-        "interleave": interleave,
+        "interleave": interleave, "schedule": ov.schedule, "comm_overlap": ov.comm_overlap,
         "step_time_s": step_s, "compute_s": t.compute, "tp_comm_s": t.tp_comm,
         "cp_comm_s": t.cp_comm, "ep_comm_s": t.ep_comm, "pp_comm_s": t.pp_comm,
         "bubble_s": t.bubble, "dp_comm_s": t.dp_comm, "optimizer_s": t.optimizer,
@@ -188,7 +184,9 @@ def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Effici
         "optimizer_bytes": mem.optimizer, "activation_bytes": mem.activations,
         "reserve_bytes": mem.reserve, "memory_bytes": total_mem, "capacity_bytes": cap,
         "memory_fraction": total_mem / cap, "fits": valid & (total_mem <= cap),
-        "peak_memory_stage": np.where(mem.stage > 0, "last", "first"),
+        "peak_memory_stage": pd.Categorical.from_codes(
+            np.broadcast_to(mem.stage > 0, shape).reshape(-1).astype(np.int8),
+            ["first", "last"]),
     }
     return out, shape, reasons
 
@@ -225,13 +223,25 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
           tokens: float | None = None, usd_per_chip_hour: float | None = None,
           pue: float = DEFAULT_PUE, utilisation_power: float = DEFAULT_POWER_UTILISATION,
           energy: EnergyAssumptions | None = None, cluster: Cluster | None = None,
-          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> TrainingResult:
+          runtime_reserve_bytes: float = RUNTIME_RESERVE_BYTES,
+          schedule: ArrayLike = "1f1b", comm_overlap: ArrayLike = 1.0,
+          grad_dtype: str = "fp32", dispatch: str = "auto",
+          node_limit: int | None = None, mtp: bool = True) -> TrainingResult:
     """Train ``model`` on ``count`` chips; every layout input may be an array or list.
 
     Layout: ``tp`` x ``cp`` x ``dp`` x ``pp`` = ``count`` (``dp`` derived when not given),
     ``ep`` inside ``dp``, ``micro_batch`` sequences per micro-batch, ``global_batch``
     sequences of ``seq_len`` tokens per step, ZeRO stage ``zero`` (0-3; 3 = FSDP),
     ``recompute`` none / selective / full, ``interleave`` virtual stages per device.
+    ``schedule``: ``1f1b``, ``1f1b-overlap`` or ``dualpipe``
+    (:mod:`~roofline.engine.training.schedules`), hiding a share ``comm_overlap`` (0-1) of
+    the expert and pipeline communication they can overlap. ``grad_dtype``: gradients
+    accumulated and reduced in ``fp32`` (Megatron-LM's default for bf16) or ``bf16``.
+    ``dispatch``: expert dispatch in ``fp8``, ``bf16`` or ``auto`` (fp8 when the experts
+    compute in fp8); ``node_limit``: scale-up domains a token's experts may span
+    (DeepSeek-V3: 4). ``mtp``: train the model's multi-token-prediction modules
+    (``num_nextn_predict_layers``), as DeepSeek-V3's pre-training does; their FLOPs are
+    not in the model FLOPs of MFU.
 
     Returns one row per configuration (SI units): ``step_time_s`` and its parts
     (``compute_s``, ``tp_comm_s``, ``cp_comm_s``, ``ep_comm_s``, ``pp_comm_s``,
@@ -247,7 +257,8 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     check_lengths(seq_len=seq_len, global_batch=global_batch, count=count,
                   micro_batch=micro_batch, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero,
                   recompute=recompute, sequence_parallel=sequence_parallel,
-                  interleave=interleave, dp_overlap=dp_overlap)
+                  interleave=interleave, dp_overlap=dp_overlap, schedule=schedule,
+                  comm_overlap=comm_overlap)
     m = load_model(model)
     if isinstance(chip, Cluster):
         cluster = chip
@@ -263,9 +274,14 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
         "global_batch": global_batch, "micro_batch": micro_batch, "tp": tp, "pp": pp,
         "dp": dp, "cp": cp, "ep": ep, "interleave": interleave, "tokens": tokens,
         "usd_per_chip_hour": usd_per_chip_hour, "pue": pue,
-        "utilisation_power": utilisation_power, "runtime_reserve_bytes": runtime_reserve_bytes})
+        "utilisation_power": utilisation_power, "runtime_reserve_bytes": runtime_reserve_bytes,
+        "comm_overlap": comm_overlap, "grad_dtype": grad_dtype, "dispatch": dispatch,
+        "node_limit": node_limit})
     ov, zero_ = _a(dp_overlap), _a(zero)
     rc = _codes(recompute, RECOMPUTE_CODES, "recompute")
+    sc = _codes(schedule, SCHEDULE_CODES, "schedule")
+    co = _a(comm_overlap)
+    moe_ov = MoeOverlap(sc, co, grad_dtype, dispatch, node_limit, bool(mtp))
     sp = np.asarray(sequence_parallel, dtype=bool)
     n = _a(count)
     if cluster is None:
@@ -279,19 +295,22 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
         dp=None if dp is None else _a(dp), cp=_a(cp), ep=_a(ep), zero=zero_, recompute=rc,
         sequence_parallel=sp, interleave=_a(interleave), dp_overlap=ov,
         optimizer=optimizer, master_weights=master_weights, cp_mode=cp_mode, flash=flash,
-        dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes)
+        dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes, ov=moe_ov)
     scalar = all(np.ndim(x) == 0 for x in (
         n, seq_len, global_batch, micro_batch, tp, pp, cp, ep, zero_, rc, sp, interleave, ov,
-        0 if dp is None else dp))
+        sc, co, 0 if dp is None else dp))
     if scalar and reasons.reshape(-1)[0]:
         raise SpecError(f"impossible training layout for {m.name} on {c.name}: "
                         f"{reasons.reshape(-1)[0]}")
     valid = reasons == ""
     _mask_invalid(out, shape, valid)
-    out["recompute"] = np.array(RECOMPUTE)[np.broadcast_to(rc, shape)]
-    out["layout"] = _layout_strings(out, shape)
-    assumptions = _assumptions(m, c, cluster, p, eff, optimizer, master_weights, cp_mode,
-                               attention_kernel, dropout, runtime_reserve_bytes)
+    rc_flat = np.broadcast_to(rc, shape).reshape(-1)
+    sc_flat = np.broadcast_to(sc, shape).reshape(-1)
+    out["layout"] = layout_strings(out, shape, rc_flat, sc_flat)
+    out["recompute"] = pd.Categorical.from_codes(rc_flat, RECOMPUTE)
+    out["schedule"] = pd.Categorical.from_codes(sc_flat, SCHEDULES)
+    assumptions = describe(m, c, cluster, p, eff, moe_ov, optimizer, master_weights, cp_mode,
+                           attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
     # Uncertainty band (step_time_low_s / _high_s, low_tokens_per_s / high_..., mfu_low / _high)
     # from the calibration residuals of published training runs (docs/validation.md).
@@ -304,22 +323,6 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     typed_chip = chip.chip.name if isinstance(chip, Cluster) else chip
     return TrainingResult(Columns(alias_columns(out, model=model, chip=typed_chip), shape),
                           assumptions)
-
-
-def _layout_strings(out: Mapping[str, Any], shape: tuple[int, ...]) -> NDArray[np.str_]:
-    """``"tp8 pp4 dp64 cp1 ep8 mb1 zero1 selective"`` per configuration (vectorised: each
-    component's distinct values are formatted once, then joined by numpy string ufuncs)."""
-    parts = []
-    for key, tag in (("tp", "tp"), ("pp", "pp"), ("dp", "dp"), ("cp", "cp"), ("ep", "ep"),
-                     ("micro_batch", "mb"), ("zero", "zero")):
-        vals = np.broadcast_to(_a(out[key]), shape).reshape(-1)
-        uniq, inv = np.unique(vals, return_inverse=True)
-        parts.append(np.array([f"{tag}{v:g} " for v in uniq])[inv.reshape(-1)])
-    parts.append(np.broadcast_to(np.asarray(out["recompute"]), shape).reshape(-1).astype(str))
-    text = parts[0]
-    for part in parts[1:]:
-        text = np.char.add(text, part)
-    return text.reshape(shape)
 
 
 def _run_totals(out: dict[str, Any], m: ModelSpec, c: Chip, e: EnergyAssumptions,
@@ -366,39 +369,3 @@ def _run_totals(out: dict[str, Any], m: ModelSpec, c: Chip, e: EnergyAssumptions
         if e.grid_kg_co2_per_kwh is not None:
             out["co2_kg"] = out["energy_kwh"] * e.grid_kg_co2_per_kwh
             assumptions["energy"] += f"; grid {e.grid_kg_co2_per_kwh:g} kg CO2e/kWh"
-
-
-def _assumptions(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Efficiency,
-                 optimizer: str, master_weights: str, cp_mode: str, kernel: str,
-                 dropout: bool, reserve: float) -> dict[str, Any]:
-    opt = get_optimizer(optimizer)
-    wb, _, master = _train_bytes(p, master_weights)
-    peak_dtype = c.resolve_dtype(p.compute_dtype("mlp"))
-    return {
-        "efficiency": eff.describe(),
-        "precision": f"{p.label}: matmuls in {peak_dtype.value}; weights and gradients "
-                     f"{wb:g} B, master weights {master:g} B ({master_weights}), "
-                     f"activations {p.activation_bytes:g} B per element",
-        "optimizer": f"{opt.label}: {opt.state_bytes_per_param:g} B of state per parameter",
-        "layout": "rank = t + tp(c + cp(d + dp p)): tp innermost (stride 1), then cp, dp "
-                  "(ep = consecutive dp ranks), pp outermost; chips fill scale-up domains "
-                  f"of {cluster.domain} in rank order",
-        "network": f"scale-up {cluster.up_bw:.4g} B/s, scale-out {cluster.out_bw:.4g} B/s per "
-                   "chip per direction; alpha-beta ring collectives, hierarchical across "
-                   "domains (collectives.py)",
-        "pipeline": "1F1B; bubble (pp - 1)/interleave micro-batch times (Narayanan et al. "
-                    "2021); the last stage (its layers and the LM head) sets the pace",
-        "overlap": "TP, EP and pipeline sends on the critical path; ring-attention KV "
-                   "passing hidden behind attention; data-parallel reduction and ZeRO "
-                   "gathers hidden up to dp_overlap behind backward / forward compute",
-        "recompute": "full: every layer's forward again; selective: the attention core "
-                     "again (Korthikanti et al. 2022); FlashAttention's backward recomputes "
-                     "QK^T itself",
-        "attention": f"{kernel} kernel; context parallelism {cp_mode}; dropout "
-                     f"{'on' if dropout else 'off'}",
-        "mfu": "model FLOPs per token = 3 x forward matmul + attention FLOPs over the full "
-               "T x T rectangle (PaLM's 6N + 12LHQT, N without the embedding lookup); HFU "
-               f"adds recomputation; peak = {c.name} dense {peak_dtype.value}",
-        "memory": "the larger of the first stage (embedding, in-flight micro-batches) and "
-                  f"the last (LM head, logits); runtime reserve {reserve / 2**30:.2g} GiB",
-    }

@@ -33,15 +33,17 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.network import collectives as col
+from roofline.engine.network import moe_comm
 from roofline.engine.operators.table import Op, operator_table, sliding_window
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision
 from roofline.engine.timing.efficiency import Efficiency
 from roofline.engine.timing.forward import layer_allreduces
 from roofline.engine.timing.roofline import time_op
+from roofline.engine.training import schedules as sched
 from roofline.engine.training.flops import (
     NON_LAYER_OPS,
     RECOMPUTE,
@@ -72,7 +74,7 @@ class StepTime:
     cp_comm: Array      # context-parallel: ring KV passing beyond attention, or all-to-all
     ep_comm: Array      # expert-parallel all-to-all (dispatch and combine)
     pp_comm: Array      # pipeline point-to-point sends
-    bubble: Array       # pipeline fill and drain: (p - 1)/v micro-batch times
+    bubble: Array       # pipeline fill and drain (schedules.bubble)
     dp_comm: Array      # exposed data-parallel gradient reduction and ZeRO gathers
     optimizer: Array    # optimizer update (memory-bound)
     dp_comm_total: Array  # gradient reduction and ZeRO gathers before overlap
@@ -99,23 +101,63 @@ def _exposed(comm: Array, window: Array, overlap: Array) -> Array:
     return comm - overlap * np.minimum(comm, window)
 
 
+def _stage_forward(L: int, pp: Array, interleave: Array, layer_fwd: Array, head_fwd: Array,
+                   mtp_layers: int, schedule: ArrayLike) -> tuple[Array, Array]:
+    """(forward seconds of one micro-batch on the slowest device, its share of the layers).
+
+    The last stage carries its layers, the LM head and any multi-token-prediction modules
+    (one average layer plus the shared head each; DeepSeek-V3 sec. 2.2). DualPipe puts
+    stages i and p - 1 - i on one device (DeepSeek-V3 sec. 3.2.1): the device with the first
+    and the last stage averages them over its two directions.
+    """
+    share = stage_share(L, pp, interleave)  # 1/pp when stages are even
+    mtp_fwd = mtp_layers * (layer_fwd / L + head_fwd)
+    fwd = layer_fwd * share + head_fwd + mtp_fwd
+    last_layers = np.maximum(L - (pp - 1) * np.ceil(L / pp), 0.0) / L
+    paired = np.maximum(layer_fwd * share, 0.5 * (layer_fwd * (share + last_layers) +
+                                                  head_fwd + mtp_fwd))
+    dual = np.asarray(schedule) == sched.SCHEDULE_CODES["dualpipe"]
+    return np.where(dual, paired, fwd), share
+
+
 def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
               seq_len: Array, micro_batch: Array, microbatches: Array, tp: Array, pp: Array,
               dp: Array, cp: Array, ep: Array, zero: Array, recompute: Array,
               sequence_parallel: NDArray[np.bool_], interleave: Array, dp_overlap: Array,
               count: Array, cp_mode: CpMode = "ring", flash: bool = True,
               weight_bytes: float = 2.0, grad_bytes: float = 2.0,
-              optimizer_update_bytes: float = 28.0) -> StepTime:
-    """Time of one training step (see the module docstring for the model)."""
+              optimizer_update_bytes: float = 28.0, schedule: ArrayLike = 0,
+              comm_overlap: ArrayLike = 1.0, dispatch_bytes: float | None = None,
+              node_limit: int | None = None, comm_sm_share: float = sched.COMM_SM_SHARE,
+              mtp_layers: int = 0) -> StepTime:
+    """Time of one training step (see the module docstring for the model).
+
+    ``schedule``: a :data:`~roofline.engine.training.schedules.SCHEDULE_CODES` code;
+    ``comm_overlap`` the share of overlappable expert / pipeline communication actually
+    hidden; ``dispatch_bytes`` bytes per element of the expert dispatch (combine in
+    activation bytes); ``node_limit`` scale-up domains a token may be sent to;
+    ``mtp_layers`` multi-token-prediction modules trained on the last stage.
+    """
     c = cluster
     ab = p.activation_bytes
     h = m.hidden_size
     step = training_step(micro_batch, seq_len, cp, sliding_window(m))
     ops = operator_table(m, p, step, tp, ep, fused_attention=flash)
     # operator_table spreads experts over the tp ranks only (serving's layout); in training
-    # each device holds E/ep of them, so their weight traffic is 1/ep of that.
-    ops = [replace(op, weight_bytes=op.weight_bytes / ep) if op.name == "experts" else op
-           for op in ops]
+    # each device holds E/ep of them, so their weight traffic is 1/ep of that, and the
+    # busiest of the ep ranks, which sets the pace, computes more than the mean rank's
+    # token-expert pairs (moe_comm.busiest_rank over the group's micro-batch tokens).
+    # Sequence parallelism splits the norms and residual adds over the tp ranks
+    # (Korthikanti et al. 2022 sec. 4.2.2).
+    sp_div = np.where(sequence_parallel, tp, 1.0)
+    busy = np.ones(())
+    if m.moe is not None:
+        busy, _ = moe_comm.busiest_rank(micro_batch * seq_len / cp * ep,
+                                        m.moe.num_experts_per_tok, m.moe.num_experts, ep)
+    ops = [replace(op, weight_bytes=op.weight_bytes / ep, flops=op.flops * busy,
+                   act_bytes=op.act_bytes * busy) if op.name == "experts" else
+           replace(op, flops=op.flops / sp_div, act_bytes=op.act_bytes / sp_div)
+           if op.name == "norms_elementwise" else op for op in ops]
     times = [(op, time_op(op, c.chip, eff).time_s) for op in ops]
     layer_fwd = _sum_times(times, lambda op: float(op.name not in NON_LAYER_OPS))
     head_fwd = _sum_times(times, lambda op: float(op.name in NON_LAYER_OPS))
@@ -125,8 +167,8 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
                     [_sum_times(times, lambda op, r=r: recompute_factor(op, r, flash))
                      for r in RECOMPUTE])
     full = (rc == RECOMPUTE_CODES["full"]).astype(np.float64)
-    share = stage_share(m.num_hidden_layers, pp, interleave)  # 1/pp when stages are even
-    fwd_mb = layer_fwd * share + head_fwd  # the last stage: its layers and the LM head
+    fwd_mb, share = _stage_forward(m.num_hidden_layers, pp, interleave, layer_fwd, head_fwd,
+                                   mtp_layers, schedule)
     compute_mb = 3 * fwd_mb + rec * share
     bwd_mb = compute_mb - fwd_mb
     net = eff.network
@@ -169,13 +211,18 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
             cp_mb = n_attn * share * a2a * (2 + full)
         cp_mb = np.where(cp > 1, cp_mb, 0.0)
 
-    # Expert parallel: dispatch and combine all-to-all of k token copies per MoE layer,
-    # forward and backward (DeepSpeed-MoE, Rajbhandari et al. 2022; GShard).
+    # Expert parallel: dispatch and combine per MoE layer forward, and their mirror images
+    # backward (the gradient of combine is dispatched, of dispatch combined: DeepSeek-V3
+    # sec. 3.3.2), repeated by full recomputation; each tp rank sends its sequence shard.
     ep_mb = np.zeros(())
     if moe_layers and m.moe is not None:
         k_tok = m.moe.num_experts_per_tok
-        msg = act_msg * k_tok / np.where(sequence_parallel, tp, 1.0)
-        ep_mb = moe_layers * share * 2 * col.all_to_all(c, msg, ep, tp * cp) * (2 + full)
+        toks = tokens / sp_div
+        disp = ab if dispatch_bytes is None else dispatch_bytes
+        pair = sum(moe_comm.exchange_time(c, toks, h, k_tok, ep, tp * cp, b,
+                                          node_limit=node_limit, network_efficiency=net)
+                   for b in (disp, ab))
+        ep_mb = moe_layers * share * pair * (2 + full)
 
     # Pipeline: each micro-batch's activations forward and gradients backward, once per
     # virtual stage; scatter-gather over tp (Narayanan et al. 2021 sec. 4.1). A pipeline that
@@ -184,8 +231,15 @@ def step_time(m: ModelSpec, p: Precision, cluster: Cluster, eff: Efficiency, *,
     crosses = count > c.domain
     pp_mb = np.where(pp > 1, 2 * interleave * col.p2p(c, act_msg / tp, crosses), 0.0)
 
+    # Overlapped schedules hide expert and pipeline communication under the paired
+    # micro-batch's compute, whose kernels lose the SMs the communication takes.
+    shared = sched.overlapped_share(schedule, pp, microbatches) * (ep > 1)
+    compute_mb = compute_mb * (1 + shared * comm_sm_share / (1 - comm_sm_share))
+    ep_mb = ep_mb - sched.hidden(ep_mb, compute_mb, shared, comm_overlap)
+    dual = np.asarray(schedule) == sched.SCHEDULE_CODES["dualpipe"]
+    pp_mb = pp_mb - sched.hidden(pp_mb, compute_mb, np.where(dual, 1.0, shared), comm_overlap)
     t_mb = compute_mb + tp_mb + cp_mb + ep_mb + pp_mb
-    bubble = (pp - 1) / interleave * t_mb  # 1F1B: (p - 1)/m of the ideal; interleaved /v
+    bubble = sched.bubble(schedule, pp, interleave, t_mb, fwd_mb, compute_mb - fwd_mb)
 
     # Data parallel over the dp x cp ranks holding the same shard (stride tp); experts over
     # dp x cp / ep (stride tp x ep). ZeRO 0/1: one all-reduce (or reduce-scatter +
