@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from roofline.cli.output import print_json, print_table, records
 from roofline.errors import SpecError
 from roofline.formatting import count, si
 from roofline.specs.catalog import list_chips, list_models, load_chip, load_model
+from roofline.specs.check import check_paths
 from roofline.specs.chip import Chip
-from roofline.specs.hf import from_hf_config, import_hf_config
-from roofline.specs.loading import load_yaml_spec, parse_yaml, read_text, validate
+from roofline.specs.hf import import_hf_config
+from roofline.specs.loading import parse_yaml, validate
 from roofline.specs.model import ModelSpec
+from roofline.specs.units import dump_with_units
 
 
 def cmd_chips(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     df = list_chips()
     if args.json:
         print_json(records(df))
@@ -42,6 +45,8 @@ def cmd_chips(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     df = list_models()
     if args.json:
         print_json(records(df))
@@ -116,40 +121,25 @@ def cmd_show(args: argparse.Namespace) -> int:
         else:
             import yaml
 
+            d.update(dump_with_units(spec))  # YAML with units, so it loads back as a spec
             print(yaml.safe_dump(d, sort_keys=False, width=100), end="")
         return 0
     raise SpecError([p for e in errors for p in e.problems])
 
 
-def _validate_one(path: Path) -> None:
-    if path.suffix == ".json":
-        from_hf_config(path)
-        return
-    kind: type[Chip] | type[ModelSpec]
-    if "hardware_specs" in path.parts:
-        kind = Chip
-    elif "models" in path.parts:
-        kind = ModelSpec
-    else:
-        data, _ = parse_yaml(read_text(path), str(path))
-        kind = Chip if isinstance(data, dict) and "peak_flops" in data else ModelSpec
-    load_yaml_spec(kind, path)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    problems = []
-    files: list[Path] = []
-    for p in map(Path, args.paths):
-        files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.json")]) if p.is_dir() else [p])
-    for f in files:
-        try:
-            _validate_one(f)
-        except SpecError as e:
-            problems.extend(e.problems)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{len(files)} file(s) checked, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    checked = check_paths(args.paths)
+    for c in checked:
+        if c.ok:
+            print(f"ok    {c.path}  ({c.kind} {c.name})")
+        for p in c.problems:
+            print(f"FAIL  {p}", file=sys.stderr)
+    bad = sum(not c.ok for c in checked)
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(
+        Counter(c.kind for c in checked).items()))
+    print(f"{len(checked)} file(s) checked ({kinds}): {len(checked) - bad} valid, "
+          f"{bad} with problems ({sum(len(c.problems) for c in checked)} problem(s))")
+    return 1 if bad else 0
 
 
 def cmd_import_hf(args: argparse.Namespace) -> int:
@@ -173,6 +163,10 @@ def cmd_import_hf(args: argparse.Namespace) -> int:
     if out is None:
         print(text, end="")
         return 0
+    # a FIFO would block the write (never open one); a NUL byte makes exists() raise
+    if "\x00" in str(out) or (out.exists() and not out.is_file()):
+        raise SpecError("is not a regular file; give a path for the YAML to write",
+                        source=str(out))
     if out.exists() and not args.force:
         raise SpecError(f"{out} exists; pass --force to replace it", source=str(out))
     try:

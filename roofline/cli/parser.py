@@ -17,6 +17,7 @@ from roofline._version import __version__
 EXIT_OK = 0  # the command ran; for ``fit`` and ``train``: it fits
 EXIT_DOES_NOT_FIT = 1  # the model does not fit (``fit``, ``train``), or ``validate`` found problems
 EXIT_BAD_INPUT = 2  # a flag, file or spec is invalid; the message names it and the fix
+EXIT_BUG = 3  # an internal error: a bug in roofline, reported in one line
 
 PRECISION_HELP = "precision recipe: native (the model's dtype, default), bf16, fp8, fp4, ..."
 
@@ -45,6 +46,9 @@ def _workload(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=1, help="sequences per batch")
     p.add_argument("--prompt-len", type=int, default=1024, help="prompt tokens")
     p.add_argument("--output-len", type=int, default=256, help="generated tokens")
+    p.add_argument("--allow-beyond-context", action="store_true",
+                   help="evaluate a prompt + output longer than the model's "
+                   "max_position_embeddings (an error otherwise)")
 
 
 def _model_chip(p: argparse.ArgumentParser) -> None:
@@ -222,13 +226,19 @@ def build_parser() -> Parser:
     parser = Parser(prog="roofline", description="What an LLM costs on real hardware: "
                     "specs, params, roofline timing. MODEL is a catalog name, a model YAML "
                     "or a HF config.json path.", epilog="exit status: 0 ok (fits), 1 does "
-                    "not fit, 2 bad input. Under --json, errors print as JSON on stdout.")
+                    "not fit, 2 bad input, 3 a bug in roofline (--debug prints its "
+                    "traceback). Under --json, errors print as JSON on stdout.")
     parser.add_argument("--version", action="version", version=f"roofline {__version__}")
+    debug_help = "on an internal error, print the traceback"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: str, help_: str, json_flag: bool = True,
             **kwargs: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, **kwargs)
+        # also accepted after the verb; SUPPRESS keeps a --debug given before it
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=debug_help)
         if json_flag:
             p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=func, json=False)

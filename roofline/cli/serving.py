@@ -21,11 +21,23 @@ from roofline.formatting import si, value
 from roofline.specs.catalog import load_chip
 
 
+def ms_to_s(ms: float | None) -> float | None:
+    """A ``--max-tpot-ms`` value in seconds (unset stays unset; 0 and NaN reach the
+    engine's checks instead of being dropped)."""
+    return None if ms is None else ms / 1e3
+
+
+def beyond_context(args: argparse.Namespace) -> dict[str, bool]:
+    """``allow_beyond_context`` for the serving engine, when the flag is given."""
+    return {"allow_beyond_context": True} if getattr(args, "allow_beyond_context", False) else {}
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=precision_arg(args.precision),
                     tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp, tbo=args.tbo,
-                    attention_kernel=args.attention_kernel)
+                    attention_kernel=args.attention_kernel,
+                    allow_beyond_context=args.allow_beyond_context)
     if args.json:
         d = res.to_dict()
         d["operators"] = {ph: records(res.operators(ph)) for ph in ("prefill", "decode")}
@@ -57,8 +69,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
                   precision=precision_arg(args.precision), batch=args.batch,
                   prompt_len=args.prompt_len, output_len=args.output_len,
                   seq_len=args.seq_len, global_batch=args.global_batch,
-                  max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
-                  max_ttft_s=args.max_ttft_s, min_tokens_per_s=args.min_tokens_per_s)
+                  max_tpot_s=ms_to_s(args.max_tpot_ms),
+                  max_ttft_s=args.max_ttft_s, min_tokens_per_s=args.min_tokens_per_s,
+                  **(beyond_context(args) if args.purpose == "serve" else {}))
     s = res.summary()
     status = EXIT_OK if s["fits"] else EXIT_DOES_NOT_FIT
     if args.json:
@@ -94,11 +107,11 @@ def _print_top_layouts(table: pd.DataFrame, top: int = 5) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    chips = args.chips.split(",") if args.chips else None
+    chips = args.chips.split(",") if args.chips is not None else None  # "" is no chip
     res = api.compare(args.model, chips, batch=args.batch, prompt_len=args.prompt_len,
                       output_len=args.output_len, precision=precision_arg(args.precision),
-                      max_tpot_s=args.max_tpot_ms / 1e3 if args.max_tpot_ms else None,
-                      sort_by=args.sort)
+                      max_tpot_s=ms_to_s(args.max_tpot_ms),
+                      sort_by=args.sort, allow_beyond_context=args.allow_beyond_context)
     if args.json:
         print_json(res.to_dict())
         return 0
@@ -126,15 +139,21 @@ def cmd_cost(args: argparse.Namespace) -> int:
         from roofline.cli.training import cmd_train_cost
 
         return cmd_train_cost(args)
+    from roofline.engine.scenario.rules import check
+
+    # the cheap checks first, before the layout search
+    check("cost", {"utilisation": args.utilisation, "usd_per_chip_hour": args.usd_per_chip_hour})
     verdict = api.fit(args.model, args.chip, args.count, "serve",
                       precision=precision_arg(args.precision), batch=args.batch,
-                      prompt_len=args.prompt_len, output_len=args.output_len)
+                      prompt_len=args.prompt_len, output_len=args.output_len,
+                      **beyond_context(args))
     if not verdict.fits:
         raise SpecError(f"{args.model} does not fit on {args.chip}: {verdict.reason}")
     lay = verdict.assumptions["layout"]
     res = api.infer(args.model, args.chip, batch=args.batch, prompt_len=args.prompt_len,
                     output_len=args.output_len, precision=precision_arg(args.precision),
-                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"])
+                    tp=lay["tp"], pp=lay["pp"], ep=lay["ep"],
+                    allow_beyond_context=args.allow_beyond_context)
     chip = load_chip(args.chip)
     costs = serving_costs(res.frame, chip, args.usd_per_chip_hour, args.utilisation)
     for k, v in costs.items():
@@ -161,7 +180,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
                        output_len=args.output_len, workload=args.workload,
                        precision=precision_arg(args.precision), disaggregated=disagg,
                        max_ttft_s=args.max_ttft_s,
-                       max_tpot_s=None if args.max_tpot_ms is None else args.max_tpot_ms / 1e3,
+                       max_tpot_s=ms_to_s(args.max_tpot_ms),
                        cache_hit=args.cache_hit, speculation=args.speculation,
                        usd_per_chip_hour=args.usd_per_chip_hour)
     if args.json:

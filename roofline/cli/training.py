@@ -16,6 +16,11 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
 
     if args.count is None or args.tokens is None:
         raise SpecError("training cost needs --count (chips) and --tokens (training tokens)")
+    from roofline.engine.scenario.rules import check
+
+    # the cheap checks first, before the layout search
+    check("train", {"tokens": args.tokens, "usd_per_chip_hour": args.usd_per_chip_hour})
+    energy = EnergyAssumptions(pue=args.pue, grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh)
     verdict = api.fit(args.model, args.chip, args.count, "train",
                       precision=precision_arg(args.precision), seq_len=args.seq_len,
                       global_batch=args.global_batch)
@@ -26,9 +31,7 @@ def cmd_train_cost(args: argparse.Namespace) -> int:
     res = train(args.model, args.chip, count=args.count, seq_len=args.seq_len,
                 global_batch=args.global_batch, tokens=args.tokens,
                 precision=precision_arg(args.precision),
-                usd_per_chip_hour=args.usd_per_chip_hour,
-                energy=EnergyAssumptions(pue=args.pue,
-                                         grid_kg_co2_per_kwh=args.grid_kg_co2_per_kwh),
+                usd_per_chip_hour=args.usd_per_chip_hour, energy=energy,
                 **{k: v for k, v in lay.items() if k != "dp"})
     if args.json:
         print_json(res.to_dict())

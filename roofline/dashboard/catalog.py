@@ -9,7 +9,6 @@ and validated again, with the real loaders, every time they are used.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -17,12 +16,13 @@ from typing import Any, Literal
 
 import yaml
 
-from roofline.errors import Problem, SpecError
+from roofline.errors import SpecError
 from roofline.specs import catalog
 from roofline.specs.chip import Chip
 from roofline.specs.hf import from_hf_config
-from roofline.specs.loading import parse_yaml, validate
+from roofline.specs.loading import parse_json, parse_yaml, validate
 from roofline.specs.model import ModelSpec
+from roofline.specs.units import dump_with_units
 
 SpecKind = Literal["chip", "model"]
 #: Dropdown values of user-defined specs carry this prefix, so they never clash with
@@ -131,8 +131,8 @@ def resolve_model(ref: Any, store: Any = None) -> ModelSpec:
 
 def spec_yaml(spec: Chip | ModelSpec) -> str:
     """A spec as YAML that the loaders read back to the same spec (SI units)."""
-    return yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False,
-                          width=100, allow_unicode=True)
+    return yaml.safe_dump(dump_with_units(spec), sort_keys=False, width=100,
+                          allow_unicode=True)
 
 
 def parse_user_spec(text: str, kind: str = "auto", source: str = "<pasted spec>"
@@ -150,11 +150,7 @@ def parse_user_spec(text: str, kind: str = "auto", source: str = "<pasted spec>"
         raise SpecError("nothing to read: paste a chip or model YAML, or a config.json",
                         source=source)
     if kind == "hf" or (kind == "auto" and text.lstrip().startswith("{")):
-        try:
-            cfg = json.loads(text)
-        except (ValueError, RecursionError) as e:  # bad JSON, a >4300-digit integer
-            line = getattr(e, "lineno", None)
-            raise SpecError([Problem(f"invalid JSON: {e}", source, None, line)]) from None
+        cfg = parse_json(text, source)
         model = from_hf_config(cfg) if isinstance(cfg, Mapping) else None
         if model is None:
             raise SpecError("expected a JSON object (a config.json)", source=source)
@@ -164,7 +160,8 @@ def parse_user_spec(text: str, kind: str = "auto", source: str = "<pasted spec>"
     data, lines = parse_yaml(text, source)
     if kind == "auto":
         kind = "chip" if isinstance(data, Mapping) and "peak_flops" in data else "model"
-    spec = validate(Chip if kind == "chip" else ModelSpec, data, source, lines)
+    spec = validate(Chip if kind == "chip" else ModelSpec, data, source, lines,
+                    units_required=True)
     return kind, spec, text  # type: ignore[return-value]
 
 

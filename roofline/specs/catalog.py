@@ -161,7 +161,7 @@ def chip_row(c: Chip) -> dict[str, Any]:
 
 def list_chips() -> pd.DataFrame:
     """The chip catalog as a DataFrame, one row per chip, SI units in the column names."""
-    import pandas as pd  # only for the tables: loading a spec never needs pandas
+    import pandas as pd
 
     return pd.DataFrame([chip_row(c) for c in chips()])
 

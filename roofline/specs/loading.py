@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from roofline.errors import Problem, SpecError
+from roofline.specs.files import read_bounded
+from roofline.specs.units import UNITS_REQUIRED
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_DEPTH = 32
@@ -168,44 +171,73 @@ def problems_from(err: ValidationError, model: type[BaseModel], source: str,
     return out
 
 
-def validate(model: type[T], data: Any, source: str, lines: Lines | None = None) -> T:
-    """Validate plain data as ``model``; raise :class:`SpecError` listing every problem."""
+def validate(model: type[T], data: Any, source: str, lines: Lines | None = None, *,
+             units_required: bool = False) -> T:
+    """Validate plain data as ``model``; raise :class:`SpecError` listing every problem.
+
+    ``units_required`` (spec text: files, uploads) refuses a bare number for a dimensioned
+    quantity (``capacity: 80``); data built in Python may hold SI numbers."""
     if not isinstance(data, Mapping):
         raise SpecError(f"expected a mapping of fields at the top level, got "
                         f"{type(data).__name__}", source=source)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=UNITS_REQUIRED if units_required else None)
     except ValidationError as e:
         raise SpecError(problems_from(e, model, source, lines)) from None
 
 
 def read_text(path: str | Path) -> bytes:
-    """Read a spec file (bounded size) or raise :class:`SpecError`."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(f"file is {size:,} bytes; spec files are limited to "
-                            f"{MAX_SPEC_BYTES:,}", source=str(p))
-        return p.read_bytes()
-    except OSError as e:
-        raise SpecError(f"cannot read file: {e.strerror}", source=str(p)) from e
+    """Read a spec file (a regular file of bounded size) or raise :class:`SpecError`."""
+    return read_bounded(path, MAX_SPEC_BYTES)
 
 
 def load_yaml_spec(model: type[T], path: str | Path) -> T:
     """Load and validate one YAML spec file."""
     data, lines = parse_yaml(read_text(path), str(path))
-    return validate(model, data, str(path), lines)
+    return validate(model, data, str(path), lines, units_required=True)
+
+
+def _key_line(text: str, key: str, nth: int) -> int | None:
+    """1-based line of the ``nth`` (0-based) occurrence of ``"key":`` in JSON ``text``."""
+    hits = list(re.finditer(re.escape(json.dumps(key)) + r"\s*:", text))
+    return text.count("\n", 0, hits[nth].start()) + 1 if len(hits) > nth else None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:  # json keeps the last silently; a config must say things once
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def parse_json(text: str | bytes, source: str) -> Any:
+    """Parse JSON text (a HF config.json), refusing duplicate keys, or raise
+    :class:`SpecError` naming the source and line."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"file is {len(text):,} bytes; spec files are limited to "
+                        f"{MAX_SPEC_BYTES:,}", source=source)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as e:
+        s = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        raise SpecError([Problem(f"duplicate key {e.key!r}; say each field once", source,
+                                 e.key, _key_line(s, e.key, 1))]) from None
+    except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, a >4300-digit integer
+        line = getattr(e, "lineno", None)
+        raise SpecError([Problem(f"invalid JSON: {e}", source, None, line)]) from None
 
 
 def load_json(path: str | Path) -> Any:
     """Load a JSON file (a HF config.json) or raise :class:`SpecError`."""
-    raw = read_text(path)
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, a >4300-digit integer
-        line = getattr(e, "lineno", None)
-        raise SpecError([Problem(f"invalid JSON: {e}", str(path), None, line)]) from None
+    return parse_json(read_text(path), str(path))
 
 
 def load_shipped_data(path: Path) -> Any:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationInfo, WithJsonSchema
 
 Kind = Literal["flops_per_s", "bytes", "bytes_per_s", "watts", "count"]
 
@@ -99,6 +99,29 @@ def _in_range(kind: Kind) -> Callable[[float], float]:
     return check
 
 
+#: The unit a bare number in a spec file most likely meant, for the error's suggestion.
+LIKELY_UNIT: dict[Kind, str] = {"flops_per_s": "TFLOP/s", "bytes": "GB",
+                                "bytes_per_s": "GB/s", "watts": "W", "count": ""}
+#: Validation context under which dimensioned quantities must carry a unit (spec files;
+#: dicts and objects built in Python hold SI numbers).
+UNITS_REQUIRED = {"units_required": True}
+
+
+def _reader(kind: Kind) -> Callable[[object, ValidationInfo], float]:
+    def read(value: object, info: ValidationInfo) -> float:
+        # a bare 0, negative or NaN is refused by the range check, with its own message
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and 0 < value < float("inf") and kind != "count"
+                and (info.context or {}).get("units_required")):
+            hint = (f"{value:g} {LIKELY_UNIT[kind]}" if abs(value) < 1e4
+                    else format_quantity(float(value), kind))
+            raise ValueError(f"{value!r} has no unit; write the unit, e.g. '{hint}'")
+        return parse_quantity(value, kind)
+
+    read.kind = kind  # type: ignore[attr-defined]  # read back by :func:`dump_with_units`
+    return read
+
+
 def _schema(kind: Kind, example: str) -> WithJsonSchema:
     """The JSON Schema of a quantity: a positive number in SI units or a unit string."""
     return WithJsonSchema({
@@ -108,18 +131,73 @@ def _schema(kind: Kind, example: str) -> WithJsonSchema:
                        f"with a unit, e.g. {example!r}"})
 
 
-def _parser(kind: Kind) -> BeforeValidator:
-    return BeforeValidator(lambda v: parse_quantity(v, kind))
-
-
-# pydantic types: a positive float in SI units, read from a number or a unit string
-FlopsPerS = Annotated[float, _parser("flops_per_s"), AfterValidator(_in_range("flops_per_s")),
+# pydantic types: a positive float in SI units, read from a number or a unit string (in spec
+# files, validated with :data:`UNITS_REQUIRED`, only from a unit string)
+FlopsPerS = Annotated[float, BeforeValidator(_reader("flops_per_s")),
+                      AfterValidator(_in_range("flops_per_s")),
                       _schema("flops_per_s", "989.4 TFLOP/s")]
-Bytes = Annotated[float, _parser("bytes"), AfterValidator(_in_range("bytes")),
+Bytes = Annotated[float, BeforeValidator(_reader("bytes")), AfterValidator(_in_range("bytes")),
                   _schema("bytes", "80 GB")]
-BytesPerS = Annotated[float, _parser("bytes_per_s"), AfterValidator(_in_range("bytes_per_s")),
-                      _schema("bytes_per_s", "3.35 TB/s")]
-Watts = Annotated[float, _parser("watts"), AfterValidator(_in_range("watts")),
+BytesPerS = Annotated[float, BeforeValidator(_reader("bytes_per_s")),
+                      AfterValidator(_in_range("bytes_per_s")), _schema("bytes_per_s", "3.35 TB/s")]
+Watts = Annotated[float, BeforeValidator(_reader("watts")), AfterValidator(_in_range("watts")),
                   _schema("watts", "700 W")]
-Count = Annotated[float, _parser("count"), AfterValidator(_in_range("count")),
+Count = Annotated[float, BeforeValidator(_reader("count")), AfterValidator(_in_range("count")),
                   _schema("count", "671B")]
+
+
+#: Units :func:`format_quantity` writes, largest first.
+_WRITE: dict[Kind, tuple[str, ...]] = {
+    "flops_per_s": ("PFLOP/s", "TFLOP/s", "GFLOP/s", "MFLOP/s", "kFLOP/s", "FLOP/s"),
+    "bytes": ("PB", "TB", "GB", "MB", "kB", "B"), "bytes_per_s": ("TB/s", "GB/s", "MB/s",
+                                                                   "kB/s", "B/s"),
+    "watts": ("MW", "kW", "W"), "count": ("",)}
+
+
+def format_quantity(value: float, kind: Kind) -> str:
+    """``value`` (SI) as a unit string that :func:`parse_quantity` reads back exactly,
+    in the largest unit that keeps it readable: ``format_quantity(8e10, "bytes") == "80 GB"``.
+    """
+    for unit in _WRITE[kind]:
+        text = f"{value / UNITS[kind][unit]:.15g}"
+        if abs(float(text)) >= 1 and parse_quantity(f"{text} {unit}".strip(), kind) == value:
+            return f"{text} {unit}".strip()
+    return f"{value!r} {_WRITE[kind][-1]}".strip()
+
+
+def _kind_in(annotation: Any) -> Kind | None:
+    """The quantity kind an annotation carries (``Bytes``, ``Bytes | None``), if any."""
+    for meta in getattr(annotation, "__metadata__", ()):
+        kind = getattr(getattr(meta, "func", None), "kind", None)
+        if kind is not None:
+            return kind  # type: ignore[no-any-return]
+    return next((k for a in getattr(annotation, "__args__", ()) if (k := _kind_in(a))), None)
+
+
+def _kind_of(field: Any) -> Kind | None:
+    for meta in field.metadata:
+        kind = getattr(getattr(meta, "func", None), "kind", None)
+        if kind is not None:
+            return kind  # type: ignore[no-any-return]
+    return _kind_in(field.annotation)
+
+
+def dump_with_units(spec: BaseModel) -> dict[str, Any]:
+    """``spec.model_dump(mode="json", exclude_none=True)`` with every dimensioned quantity
+    written with its unit, so the YAML of it loads back as a spec file."""
+    out = spec.model_dump(mode="json", exclude_none=True)
+    for name, field in type(spec).model_fields.items():
+        value = getattr(spec, name)
+        if name not in out:
+            continue
+        kind = _kind_of(field)
+        if isinstance(value, BaseModel):
+            out[name] = dump_with_units(value)
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            out[name] = [dump_with_units(v) for v in value]
+        elif isinstance(value, dict):  # dict[Dtype, FlopsPerS]: the values' kind
+            if kind is not None and kind != "count":
+                out[name] = {k: format_quantity(v, kind) for k, v in out[name].items()}
+        elif kind is not None and kind != "count" and isinstance(value, float):
+            out[name] = format_quantity(value, kind)
+    return out

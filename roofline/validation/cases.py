@@ -22,6 +22,7 @@ from pydantic import Field
 from roofline.errors import SpecError
 from roofline.specs.catalog import catalog_dir, load_chip, load_model
 from roofline.specs.common import Strict
+from roofline.specs.loading import read_text
 
 Kind = Literal["training", "serving", "matmul", "memory"]
 Unit = Literal["FLOP/s per chip", "MFU", "tokens/s per chip", "tokens/s", "FLOP/s", "B/s"]
@@ -118,7 +119,10 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
     files = sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     cases: list[Case] = []
     for f in files:
-        data = yaml.safe_load(f.read_text(encoding="utf-8")) or []
+        try:  # case files use YAML anchors, so PyYAML's safe loader, on the bounded reader
+            data = yaml.safe_load(read_text(f)) or []
+        except yaml.YAMLError as e:
+            raise SpecError(f"invalid YAML: {e}", source=str(f)) from None
         if not isinstance(data, list):
             raise SpecError(f"{f}: a list of cases was expected")
         for item in data:

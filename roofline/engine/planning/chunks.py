@@ -46,7 +46,8 @@ def grid_of(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {k: m.reshape(-1) for k, m in zip(axes, mesh, strict=True)}
 
 
-def _engine(purpose: Purpose) -> Callable[..., Any]:
+def engine(purpose: Purpose) -> Callable[..., Any]:
+    """The vectorised engine verb of ``purpose`` (``infer`` or ``train``)."""
     if purpose == "serve":
         from roofline.engine.serving.inference import infer
 
@@ -61,7 +62,7 @@ def _engine(purpose: Purpose) -> Callable[..., Any]:
 def run_chunk(purpose: Purpose, model: Any, chip: Any, precision: Any,
                grid: Mapping[str, np.ndarray], fixed: Mapping[str, Any]) -> pd.DataFrame:
     """One vectorised engine call over a slice of the grid."""
-    res = _engine(purpose)(model, chip, precision=precision, **grid, **fixed)
+    res = engine(purpose)(model, chip, precision=precision, **grid, **fixed)
     frame: pd.DataFrame = res.frame
     frame.insert(0, "purpose", pd.Series(constant_category(purpose, len(frame)),
                                          index=frame.index))

@@ -9,13 +9,18 @@ from typing import Any
 import pandas as pd
 
 from roofline.engine.planning.fit import fit
+from roofline.engine.scenario.rules import RULES, check
 from roofline.engine.serving.inference import infer
 from roofline.engine.timing.cost import EnergyAssumptions, serving_costs
+from roofline.errors import Problem, SpecError
 from roofline.results import Result
 from roofline.specs.catalog import chips as catalog_chips
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
+
+#: Columns ``compare`` can sort by (``sort_by``).
+SORT_KEYS: tuple[str, ...] = RULES["compare.sort_by"].choices or ()
 
 
 def compare(model: str | Path | ModelSpec | Mapping[str, Any],
@@ -33,6 +38,18 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
     ``note``) and energy per output token.
     """
     m = load_model(model)
+    check("compare", {"sort_by": sort_by, "utilisation": utilisation,
+                      "max_tpot_s": max_tpot_s, "batch": batch, "prompt_len": prompt_len,
+                      "output_len": output_len},
+          single=("utilisation", "max_tpot_s", "batch", "prompt_len", "output_len"))
+    if isinstance(chips, str | Path | Chip | Mapping) or (
+            chips is not None and not isinstance(chips, Sequence)):
+        raise SpecError([Problem(f"chips must be a list of chips (names, paths or Chip objects), "
+                                 f"got {type(chips).__name__} {str(chips)[:40]!r}; e.g. "
+                                 f"[{str(chips)[:40]!r}]", field="chips")])
+    if chips is not None and not chips:
+        raise SpecError([Problem("chips is empty; give at least one chip, or None for the "
+                                 "whole catalog", field="chips")])
     e = energy or EnergyAssumptions()
     rows = []
     for chip in [load_chip(c) for c in chips] if chips is not None else catalog_chips():
@@ -73,7 +90,7 @@ def compare(model: str | Path | ModelSpec | Mapping[str, Any],
         typed = {load_chip(c).name: c for c in chips}
         frame.insert(1, "chip_alias", [typed[n] if isinstance(typed[n], str) else n
                                        for n in frame["chip"]])
-    if sort_by in frame:
+    if sort_by in frame:  # a column no chip has (no chip fits) leaves the catalog order
         frame = frame.sort_values(sort_by, na_position="last").reset_index(drop=True)
     assumptions = {
         "workload": f"static batch {batch}, prompt {prompt_len} + output {output_len} tokens",

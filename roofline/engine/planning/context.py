@@ -9,7 +9,9 @@ from typing import Any
 
 from roofline.engine.operators.memory import kv_bytes_per_sequence
 from roofline.engine.scenario.precision import get_precision
+from roofline.engine.scenario.rules import check
 from roofline.engine.serving.inference import infer
+from roofline.errors import Problem, SpecError
 from roofline.results import Result
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
@@ -49,6 +51,11 @@ def context(model: str | Path | ModelSpec | Mapping[str, Any],
     maximum), and with a ``chip``, the longest context that fits beside the weights at
     ``batch`` sequences on a tp x pp replica."""
     m = load_model(model)
+    check("context", {"tokens": tokens, "pages": pages, "batch": batch, "tp": tp, "pp": pp,
+                      "words_per_token": words_per_token, "words_per_page": words_per_page},
+          single=("tokens", "pages", "batch", "tp", "pp", "words_per_token", "words_per_page"))
+    if tokens is not None and pages is not None:
+        raise SpecError([Problem("give tokens or pages, not both", field="pages")])
     p = get_precision(precision, m.quantization)
     if tokens is None:
         tokens = (pages_to_tokens(pages, words_per_token, words_per_page) if pages is not None

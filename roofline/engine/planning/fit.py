@@ -17,7 +17,9 @@ from roofline.engine.operators.memory import (
     weight_bytes_per_device,
 )
 from roofline.engine.planning.serving_layouts import search_serving_layouts
+from roofline.engine.scenario.cluster import MAX_CHIPS
 from roofline.engine.scenario.precision import get_precision
+from roofline.engine.scenario.rules import check, check_context
 from roofline.errors import SpecError
 from roofline.formatting import si
 from roofline.results import Result, column_after, plotting, with_aliases
@@ -101,13 +103,12 @@ def _serve(m: ModelSpec, c: Chip, count: int | None, kw: dict[str, Any],
                                    max_ttft_s=targets["max_ttft_s"], **kw)
     ok = table[table["ok"]]
     min_tps = targets["min_tokens_per_s"]
-    if min_tps and not ok.empty:
+    if min_tps is not None and not ok.empty:
         need = np.ceil(min_tps / ok["decode_tokens_per_s"] * ok["replicas"])
         chips = need * ok["chips_per_replica"]
         ok = ok.assign(chips_for_target=chips).sort_values(["chips_for_target",
                                                             "chips_per_replica"])
-        if count is not None:
-            ok = ok[ok["chips_for_target"] <= count]
+        ok = ok[ok["chips_for_target"] <= (MAX_CHIPS if count is None else count)]
     if ok.empty:
         return table, None, None
     best = {str(k): v for k, v in ok.iloc[0].to_dict().items()}
@@ -133,6 +134,13 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     ``count`` may be a list: one row per count, each with its ``layout``, and ``layouts``
     holds every layout tried with its ``count``.
     """
+    train = isinstance(purpose, str) and purpose == "train"
+    workload = ({"seq_len": seq_len, "global_batch": global_batch} if train
+                else {"batch": batch, "prompt_len": prompt_len, "output_len": output_len})
+    targets = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s,
+               "min_tokens_per_s": min_tokens_per_s}
+    check("fit", {"purpose": purpose, "count": count, **workload, **targets},
+          single=(*workload, *targets))
     kw = dict(precision=precision, batch=batch, prompt_len=prompt_len,
               output_len=output_len, seq_len=seq_len, global_batch=global_batch,
               max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
@@ -140,8 +148,6 @@ def fit(model: str | Path | ModelSpec | Mapping[str, Any],
     if count is None or not isinstance(count, Sequence | np.ndarray):
         return _fit_one(model, chip, None if count is None else int(count), purpose, **kw)
     counts = [int(n) for n in np.ravel(count)]
-    if not counts:
-        raise SpecError("count must be a chip count or a non-empty list of them")
     answers = [_fit_one(model, chip, n, purpose, **kw) for n in counts]
     frame = pd.concat([a.frame for a in answers], ignore_index=True)
     frame.insert(column_after(frame, "fits"), "layout", [
@@ -163,12 +169,11 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
              min_tokens_per_s: float | None, **kwargs: Any) -> FitResult:
     """:func:`fit` for one chip count (or none: the fewest that fit)."""
     m, c = load_model(model), load_chip(chip)
-    if count is not None and count < 1:
-        raise SpecError(f"count must be >= 1, got {count}")
     weights, plabel = _weights_total(m, precision)
     cap = c.memory.capacity
     assumptions: dict[str, Any] = {"precision": plabel}
     if purpose == "serve":
+        check_context(m, prompt_len, output_len, kwargs.get("allow_beyond_context", False))
         kw = dict(batch=batch, prompt_len=prompt_len, output_len=output_len,
                   precision=precision, **kwargs)
         targets = {"max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s,
@@ -183,13 +188,13 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["expected"] = {"ttft_s": float(best["ttft_s"]),
                                        "tpot_s": float(best["tpot_s"]),
                                        "decode_tokens_per_s": float(best["decode_tokens_per_s"])}
-    elif purpose == "train":
+    else:  # train
         from roofline.engine.training.search import (
             best_training_layout,
             search_training_layouts,
         )
 
-        gb = global_batch or 1024
+        gb = 1024 if global_batch is None else global_batch
         kw = dict(seq_len=seq_len, global_batch=gb, precision=precision, **kwargs)
         assumptions["workload"] = f"global batch {gb} sequences of {seq_len} tokens"
         chips = None
@@ -210,8 +215,6 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
             assumptions["expected"] = {"step_time_s": float(best["step_time_s"]),
                                        "tokens_per_s": float(best["tokens_per_s"]),
                                        "mfu": float(best["mfu"])}
-    else:
-        raise SpecError(f"purpose must be 'serve' or 'train', got {purpose!r}")
 
     fits = best is not None
     if count is not None and purpose == "serve":  # the fewest chips, whatever the count
@@ -223,6 +226,10 @@ def _fit_one(model: str | Path | ModelSpec | Mapping[str, Any],
         mem = float(best["memory_bytes"])  # type: ignore[index]
         reason = (f"fits: {layout}; {si(mem, 'B')} of {si(cap, 'B')} per device "
                   f"({mem / cap:.0%})")
+    elif purpose == "serve" and min_tokens_per_s is not None and table["ok"].any():
+        binding = "target"
+        reason = (f"no layout reaches min_tokens_per_s={min_tokens_per_s:g} tokens/s on "
+                  f"{count or MAX_CHIPS:,} chips or fewer")
     else:
         binding, reason = _why_not(table, weights, plabel, c, count, purpose)
     frame = pd.DataFrame([{

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from roofline.engine.planning.pareto import pareto_indices
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.rules import check
 from roofline.engine.serving.disaggregation import (
     Workload,
     aggregated,
@@ -117,8 +118,6 @@ class FrontierResult(Result):
 def _speculation(m: ModelSpec, speculation: Speculation, acceptance: Any,
                  draft_tokens: Sequence[int]) -> tuple[Method, list[float], Array]:
     """(head, draft-token counts to try, mean accepted per cycle at each)."""
-    if speculation not in ("auto", "off", "mtp", "eagle"):
-        raise SpecError(f"speculation must be auto, off, mtp or eagle, got {speculation!r}")
     if speculation == "off" or (speculation == "auto" and not m.num_nextn_predict_layers):
         return "mtp", [0.0], np.ones(1)
     method: Method = "eagle" if speculation == "eagle" else "mtp"
@@ -244,10 +243,16 @@ def frontier(model: str | Path | ModelSpec | Mapping[str, Any],
     tokens) and its configuration (mode, tp, dp, ep, batch per attention group,
     draft_tokens; for disaggregation the prefill layout, batch and xPyD split).
     """
+    numbers = {"count": count, "prompt_len": prompt_len, "output_len": output_len,
+               "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "cache_hit": cache_hit,
+               "usd_per_chip_hour": usd_per_chip_hour}
+    check("frontier", {**numbers, "cache_tier": cache_tier, "speculation": speculation,
+                       "disaggregated": disaggregated, "mode": mode, "overlap": overlap},
+          single=numbers)
+    count = int(count)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
     w = _workload(workload, prompt_len, output_len, cache_hit, cache_tier)
-    _check(count, max_ttft_s, max_tpot_s)
     pool = Pool(m, p, Cluster(chip=c, count=count),
                 efficiency_for(c, "ideal" if mode == "ideal" else "expected"), overlap)
     table = layouts(m, c, count)
@@ -307,19 +312,7 @@ def _workload(preset: str | None, prompt: float | None, output: float | None,
     base = PRESETS[preset or "chat"]
     s = float(prompt if prompt is not None else base[0])
     o = float(output if output is not None else base[1])
-    if not (1 <= s <= 10**7 and 1 <= o <= 10**7):
-        raise SpecError("prompt_len and output_len must be between 1 and 10,000,000 tokens")
-    if not 0 <= cache_hit < 1:
-        raise SpecError(f"cache_hit must be in [0, 1), got {cache_hit}")
     return Workload(s, o, cache_hit, tier)
-
-
-def _check(count: int, max_ttft_s: float | None, max_tpot_s: float | None) -> None:
-    if not isinstance(count, int | np.integer) or not 1 <= count <= 1_000_000:
-        raise SpecError(f"count must be a whole number of chips in [1, 1000000], got {count}")
-    for name, v in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise SpecError(f"{name} must be a positive number of seconds, got {v}")
 
 
 def _assumptions(pool: Pool, w: Workload, method: Method, ks: list[float],

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from roofline.engine.scenario.rules import check
 from roofline.engine.serving.inference import infer
 from roofline.formatting import si
 from roofline.specs.chip import Chip
@@ -51,6 +52,8 @@ def search_serving_layouts(model: ModelSpec, chip: Chip, count: int | None = Non
     Ranking among layouts that fit (and meet the latency targets): fewest chips per replica,
     then highest output tokens/s per chip.
     """
+    check("layouts", {"count": count, "max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s},
+          single=("count", "max_tpot_s", "max_ttft_s"))
     grid = candidate_layouts(model, count)
     res = infer(model, chip, batch=batch, prompt_len=prompt_len, output_len=output_len,
                 precision=precision, tp=grid["tp"].to_numpy(), pp=grid["pp"].to_numpy(),

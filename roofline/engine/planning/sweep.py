@@ -24,13 +24,31 @@ from roofline.engine.planning.chunks import (
     TRAIN_AXES,
     Purpose,
     as_list,
+    engine,
     grid_of,
     run_chunk,
 )
+from roofline.engine.scenario.rules import check
+from roofline.errors import Problem, SpecError
 from roofline.results import Result
 
 #: Show a progress bar when a sweep is expected to take longer than this (seconds).
 PROGRESS_AFTER_S = 1.0
+
+def _check_keywords(purpose: Purpose, given: set[str]) -> None:
+    """Every keyword the engine of ``purpose`` needs is given, and none it does not take."""
+    import inspect
+
+    params = inspect.signature(engine(purpose)).parameters
+    unknown = sorted(given - set(params))
+    missing = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY
+                     and p.default is p.empty and k not in given)
+    if unknown or missing:
+        raise SpecError([Problem(
+            (f"unknown keyword(s) {', '.join(unknown)}" if unknown else "")
+            + ("; " if unknown and missing else "")
+            + (f"{purpose} sweeps need {', '.join(missing)}" if missing else ""),
+            field="sweep")])
 
 
 class _Progress:
@@ -80,6 +98,18 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
     the rows on the workers, see :mod:`roofline.scale_out`). ``progress``: None shows a bar
     only for sweeps longer than a second. Returns a :class:`~roofline.results.Result`.
     """
+    purposes = as_list(purpose)
+    for name, given in (("models", models), ("chips", chips), ("precision", precision),
+                        ("purpose", purposes)):
+        if not as_list(given):
+            raise SpecError([Problem(f"{name} is empty; give at least one value",
+                                     field=name)])
+    for purp in purposes:  # each axis as its engine verb takes it (rows flag bad layouts)
+        check("sweep", {"purpose": purp})
+        _check_keywords(purp, set(axes) | {"precision"})
+        check("infer" if purp == "serve" else "train",
+              {k: as_list(v) for k, v in axes.items() if k in (SERVE_AXES if purp == "serve"
+                                                               else TRAIN_AXES)})
     if client is not None:
         from roofline import scale_out
 
@@ -87,7 +117,6 @@ def sweep(models: Any, chips: Any, *, purpose: Purpose | Sequence[Purpose] = "se
             client, [c for p in as_list(purpose) for c in scale_out.plan(
                 models, chips, purpose=p, precision=precision, chunk_rows=chunk_rows,
                 **axes)])))
-    purposes = as_list(purpose)
     jobs: list[tuple[Purpose, Any, Any, Any, dict[str, np.ndarray], dict[str, Any]]] = []
     total = 0
     for purp, model, chip, prec in itertools.product(purposes, as_list(models),

@@ -187,6 +187,10 @@ def get_precision(spec: str | Precision | Mapping[str, Any] | None,
                                      field="precision.overrides")])
         data["overrides"] = {k: get_format(v) for k, v in overrides.items()}
         return validate(Precision, data, "<precision>")
+    if spec is not None and not isinstance(spec, str):
+        raise SpecError([Problem(f"must be a recipe name ({', '.join(RECIPES)}, 'native'), a "
+                                 f"dict or a Precision, got {type(spec).__name__}",
+                                 field="precision")])
     if spec is None or spec == "native":
         return from_quantization_config(model_quantization) if model_quantization else RECIPES[
             "bf16"]

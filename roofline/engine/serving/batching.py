@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine.operators.memory import (
     MEMORY_UTILISATION,
     activation_bytes,
@@ -28,6 +29,7 @@ from roofline.engine.operators.memory import (
 from roofline.engine.operators.table import sliding_window
 from roofline.engine.scenario.cluster import Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.rules import check, check_context
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.serving.inference import layout_reasons
 from roofline.engine.timing.efficiency import Efficiency, efficiency_for
@@ -90,7 +92,7 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
                token_budget: ArrayLike = 8192, precision: str | Precision | None = "native",
                tp: ArrayLike = 1, ep: ArrayLike = 1, mode: str = "expected",
                efficiency: Mapping[str, float] | None = None,
-               step_overhead_s: float = 0.0) -> Result:
+               step_overhead_s: float = 0.0, allow_beyond_context: bool = False) -> Result:
     """Sustained serving of ``rate`` requests/s per replica (arrays broadcast).
 
     Returns per scenario: ``step_s``, concurrent decodes, prompt tokens per step,
@@ -100,15 +102,21 @@ def continuous(model: str | Path | ModelSpec | Mapping[str, Any],
     in-flight requests, whether it is ``sustainable`` (within the token budget and device
     memory) and ``max_rate`` (requests/s at which the budget saturates).
     """
+    numbers = {"rate": rate, "prompt_len": prompt_len, "output_len": output_len,
+               "token_budget": token_budget, "tp": tp, "ep": ep}
+    check_lengths(**numbers)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
+    v = check("continuous", {**numbers, "mode": mode, "step_overhead_s": step_overhead_s,
+                             "efficiency": efficiency,
+                             "allow_beyond_context": allow_beyond_context},
+              single=("step_overhead_s",))
+    check_context(m, v["prompt_len"], v["output_len"], allow_beyond_context)
     lam, s, o, budget, tp_, ep_ = (x.reshape(-1) for x in np.broadcast_arrays(
-        _a(rate), _a(prompt_len), _a(output_len), _a(token_budget), _a(tp), _a(ep)))
+        *(v[k] for k in numbers)))
     reasons = layout_reasons(m, tp_, np.ones_like(tp_), ep_, np.ones_like(tp_))
     if np.any(reasons != ""):
         raise SpecError(f"impossible layout for {m.name}: {reasons[reasons != ''][0]}")
-    if np.any(lam <= 0):
-        raise SpecError("rate must be > 0 requests/s")
     cluster = default_cluster(c, int(np.max(tp_)))
     eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected", **dict(efficiency or {}))
 
@@ -174,6 +182,8 @@ def decode_crossover_batch(model: str | ModelSpec, chip: str | Chip, *, context:
     Attention over the KV cache is left out: its intensity is set by the query heads per KV
     head, not by the batch, so it stays memory-bound at any batch.
     """
+    check("crossover", {"context": context, "tp": tp, "ep": ep, "max_batch": max_batch},
+          single=("context", "tp", "ep", "max_batch"))
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
     b = np.arange(1, max_batch + 1, dtype=np.float64)

@@ -30,6 +30,7 @@ from roofline.engine.operators.memory import MEMORY_UTILISATION, TOKEN_BUDGET
 from roofline.engine.operators.table import operator_table, sliding_window
 from roofline.engine.scenario.cluster import MAX_CHIPS, Cluster, default_cluster
 from roofline.engine.scenario.precision import Precision
+from roofline.engine.scenario.rules import beyond_context
 from roofline.engine.scenario.scenario import ServingScenario, serving_scenario
 from roofline.engine.scenario.step import Step
 from roofline.engine.serving.memory import memory_columns, memory_note
@@ -192,7 +193,8 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
           runtime_reserve_bytes: float | None = None, dp: ArrayLike = 1,
           tbo: bool = False, redundant_experts: int = 0,
           memory_utilisation: float = MEMORY_UTILISATION,
-          token_budget: int = TOKEN_BUDGET, mtp: bool = False) -> InferenceResult:
+          token_budget: int = TOKEN_BUDGET, mtp: bool = False,
+          allow_beyond_context: bool = False) -> InferenceResult:
     """Serve ``model`` on ``chip`` with a static batch; every numeric input may be an array.
 
     Returns per scenario (SI units): ``ttft_s`` (prefill of the whole batch),
@@ -208,7 +210,9 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     :func:`~roofline.engine.timing.efficiency.band_columns`). Assumptions (efficiencies, reserve,
     kernel) are in ``assumptions``. ``valid`` and ``reason`` flag impossible layouts, whose
     metrics are NaN; a single scenario (all inputs scalars) raises :class:`SpecError`
-    instead, as :func:`~roofline.engine.training.run.train` does.
+    instead, as :func:`~roofline.engine.training.run.train` does. A prompt plus output
+    beyond the model's ``max_position_embeddings`` is an error unless
+    ``allow_beyond_context``.
 
     MoE layouts (module docstring): ``dp`` attention groups per stage, ``ep`` dividing
     ``tp x dp``, ``tbo`` two-batch overlap, ``redundant_experts`` replicas per stage
@@ -218,12 +222,14 @@ def infer(model: str | Path | ModelSpec | Mapping[str, Any],
     """
     sc = serving_scenario(model, chip, batch=batch, prompt_len=prompt_len,
                           output_len=output_len, precision=precision, tp=tp, pp=pp, ep=ep,
-                          dp=dp, count=count, other={
+                          dp=dp, count=count, allow_beyond_context=allow_beyond_context,
+                          other={
                               "attention_kernel": attention_kernel,
                               "runtime_reserve_bytes": runtime_reserve_bytes,
                               "redundant_experts": redundant_experts,
                               "memory_utilisation": memory_utilisation,
-                              "token_budget": token_budget})
+                              "token_budget": token_budget, "mla_absorb": mla_absorb,
+                              "efficiency": efficiency, "tbo": tbo, "mtp": mtp})
     m, c, p, shape = sc.model, sc.chip, sc.precision, sc.shape
     b, s, o = sc.workload.batch, sc.workload.prompt_len, sc.workload.output_len
     tp_, pp_, ep_, dp_ = sc.layout.tp, sc.layout.pp, sc.layout.ep, sc.layout.dp
@@ -301,6 +307,12 @@ def _reasons(sc: ServingScenario, count: int | None,
     reasons = np.broadcast_to(layout_reasons(m, tp_, pp_, ep_, b, dp_), shape).copy()
     if scalar and reasons[0]:
         raise SpecError(f"impossible layout for {m.name}: {reasons[0]}")
+    long = np.broadcast_to(beyond_context(m, sc.workload.prompt_len, sc.workload.output_len),
+                           shape) & (reasons == "")
+    if not sc.allow_beyond_context and long.any():  # a single one was refused at the edge
+        reasons[long] = (f"prompt_len + output_len exceeds max_position_embeddings "
+                         f"({m.max_position_embeddings:,}); allow_beyond_context=True "
+                         "evaluates it")
     per_replica = tp_ * dp_ * pp_
     n_chips = per_replica if count is None else np.asarray(float(count))
     if count is not None:

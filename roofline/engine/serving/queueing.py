@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.scenario.cluster import Cluster
 from roofline.engine.scenario.precision import Precision, get_precision
+from roofline.engine.scenario.rules import check
 from roofline.engine.serving.disaggregation import Workload, kv_transfer_s
 from roofline.engine.serving.pool import Layout, Pool, decode_s, max_seqs, mixed_s, prefill_s
 from roofline.engine.serving.prefix_cache import exposed_load_s
@@ -142,15 +143,16 @@ def serve_at_rate(model: str | Path | ModelSpec | Mapping[str, Any],
     Rows past saturation (prefill utilisation >= 1 or decode unable to keep up) have
     ``stable`` False and infinite latencies.
     """
+    single = {"prompt_len": prompt_len, "output_len": output_len, "tp": tp, "dp": dp,
+              "ep": ep, "prefill_tp": prefill_tp, "prefill_dp": prefill_dp,
+              "prefill_ep": prefill_ep, "prefill_instances": prefill_instances,
+              "decode_instances": decode_instances, "percentile": percentile,
+              "prompt_cv": prompt_cv, "cache_hit": cache_hit}
+    v = check("serve_at_rate", {"rate": rate, "disaggregated": disaggregated, **single},
+              single=single)
     m, c = load_model(model), load_chip(chip)
     p = get_precision(precision, m.quantization)
-    lam = _a(rate).reshape(-1)
-    if np.any(~np.isfinite(lam) | (lam <= 0)):
-        raise SpecError("rate must be > 0 requests/s")
-    if not 0.5 <= percentile < 1:
-        raise SpecError(f"percentile must be in [0.5, 1), got {percentile}")
-    if prompt_cv < 0 or prefill_instances < 1 or decode_instances < 1:
-        raise SpecError("prompt_cv must be >= 0 and instance counts >= 1")
+    lam = v["rate"].reshape(-1)
     w = Workload(float(prompt_len), float(output_len), cache_hit)
     lay = Layout.of(tp, dp, ep)
     lay_p = Layout.of(prefill_tp or tp, prefill_dp or dp, prefill_ep or ep)

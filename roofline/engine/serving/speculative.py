@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.broadcasting import check_lengths
 from roofline.engine.operators.table import sliding_window
 from roofline.engine.scenario.cluster import default_cluster
 from roofline.engine.scenario.precision import get_precision
+from roofline.engine.scenario.rules import check
 from roofline.engine.scenario.step import AttnWork, Step
 from roofline.engine.timing.efficiency import efficiency_for
 from roofline.engine.timing.forward import forward_time
@@ -46,10 +48,13 @@ def speculative(target: str | Path | ModelSpec | Mapping[str, Any],
                 mode: str = "expected") -> Result:
     """Speed-up of speculative decoding over plain decoding, vectorised over acceptance
     rates and draft lengths (the draft runs on the same tp chips)."""
+    check_lengths(acceptance=acceptance, draft_len=draft_len)
     t, d, c = load_model(target), load_model(draft), load_chip(chip)
-    a, g = (x.reshape(-1) for x in np.broadcast_arrays(
-        np.asarray(acceptance, dtype=np.float64), np.asarray(draft_len, dtype=np.float64)))
-    cl = default_cluster(c, tp)
+    v = check("speculative", {"acceptance": acceptance, "draft_len": draft_len,
+                              "batch": batch, "context": context, "tp": tp, "mode": mode},
+              single=("batch", "context", "tp"))
+    a, g = (x.reshape(-1) for x in np.broadcast_arrays(v["acceptance"], v["draft_len"]))
+    cl = default_cluster(c, int(tp))
     eff = efficiency_for(c, "ideal" if mode == "ideal" else "expected")
     pt, pd_ = get_precision(precision, t.quantization), get_precision(precision, d.quantization)
 

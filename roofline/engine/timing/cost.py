@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from roofline.engine.scenario.rules import check
 from roofline.errors import SpecError
 from roofline.specs.chip import Chip
 
@@ -40,6 +41,11 @@ class EnergyAssumptions:
     power_utilisation: float = DEFAULT_POWER_UTILISATION
     grid_kg_co2_per_kwh: float | None = None
 
+    def __post_init__(self) -> None:
+        inputs = {"pue": self.pue, "power_utilisation": self.power_utilisation,
+                  "grid_kg_co2_per_kwh": self.grid_kg_co2_per_kwh}
+        check("energy", inputs, single=inputs)
+
     def describe(self) -> str:
         co2 = (f", grid {self.grid_kg_co2_per_kwh} kg CO2e/kWh"
                if self.grid_kg_co2_per_kwh is not None else "")
@@ -51,8 +57,7 @@ def price_per_chip_hour(chip: Chip, override: float | None = None) -> float:
     """$/chip-hour: the override, else the chip spec's indicative price; a clear error if
     neither exists."""
     if override is not None:
-        if override <= 0:
-            raise SpecError(f"usd_per_chip_hour must be > 0, got {override}")
+        check("cost", {"usd_per_chip_hour": override}, single=("usd_per_chip_hour",))
         return float(override)
     if chip.price is None:
         raise SpecError(f"{chip.name} has no indicative price in hardware_specs/"
@@ -111,6 +116,7 @@ def serving_costs(frame: Mapping[str, Any] | pd.DataFrame, chip: Chip,
                   energy: EnergyAssumptions | None = None) -> dict[str, Array]:
     """Cost of a static-batch serving result (``infer`` frame): chip time spent in prefill
     is charged to input tokens, chip time in decode to output tokens."""
+    check("cost", {"utilisation": utilisation}, single=("utilisation",))
     price = price_per_chip_hour(chip, usd_per_chip_hour)
     chips = np.asarray(frame["tp"]) * np.asarray(frame["pp"])  # one replica
     b, s = (np.asarray(frame[k], dtype=np.float64) for k in ("batch", "prompt_len"))

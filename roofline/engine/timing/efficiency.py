@@ -49,6 +49,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from roofline.errors import Problem, SpecError
 from roofline.specs.chip import Chip
 from roofline.specs.loading import load_shipped_data
 
@@ -77,9 +78,15 @@ class Efficiency:
 
     def __post_init__(self) -> None:
         for name in FACTORS:
-            v = np.asarray(getattr(self, name), dtype=np.float64)
-            if not bool(np.all((v > 0) & (v <= 1))):
-                raise ValueError(f"efficiency.{name} must be in (0, 1], got {v}")
+            raw = getattr(self, name)
+            try:
+                v = (None if isinstance(raw, bool | str | bytes)
+                     else np.asarray(raw, dtype=np.float64))
+            except (TypeError, ValueError):
+                v = None
+            if v is None or not bool(np.all((v > 0) & (v <= 1))):
+                raise SpecError([Problem(f"must be a number in (0, 1] (a fraction of peak), "
+                                         f"got {raw!r}", field=f"efficiency.{name}")])
 
     def describe(self, factors: tuple[str, ...] = FACTORS) -> str:
         """``matmul 72%, memory 88%, network 80% of peak (source)`` (a grid: its size)."""
@@ -208,6 +215,10 @@ def default_efficiency(chip: Chip, *, priors: bool = False) -> Efficiency:
 def efficiency_for(chip: Chip, mode: Mode = "expected", **overrides: Any) -> Efficiency:
     """Efficiency of ``chip`` in ``mode``; keyword overrides (matmul=, memory=, network=)."""
     base = IDEAL if mode == "ideal" else default_efficiency(chip)
+    unknown = sorted(set(overrides) - {*FACTORS, "shape_aware"})
+    if unknown:
+        raise SpecError([Problem(f"unknown key(s) {', '.join(map(repr, unknown))}; use "
+                                 f"{', '.join(FACTORS)}", field="efficiency")])
     if overrides:
         base = replace(base, **overrides, source=base.source + " with overrides "
                        + ", ".join(f"{k}={v}" for k, v in overrides.items()

@@ -90,11 +90,10 @@ class TrainingResult(Result):
 def _codes(values: ArrayLike, table: Mapping[str, int], name: str) -> NDArray[np.int64]:
     arr = np.asarray(values)
     if arr.dtype.kind in "iuf":
-        codes = arr.astype(np.int64)
-        if not np.isin(codes, list(table.values())).all():
+        if arr.size == 0 or not np.isin(arr, list(table.values())).all():  # NaN, 1.5 too
             raise SpecError([Problem(f"{name} codes must be in {sorted(table.values())}",
                                      field=name)])
-        return codes
+        return arr.astype(np.int64)
     flat = [str(x).lower() for x in arr.reshape(-1)]
     bad = sorted({x for x in flat if x not in table})
     if bad:
@@ -275,8 +274,11 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
         "dp": dp, "cp": cp, "ep": ep, "interleave": interleave, "tokens": tokens,
         "usd_per_chip_hour": usd_per_chip_hour, "pue": pue,
         "utilisation_power": utilisation_power, "runtime_reserve_bytes": runtime_reserve_bytes,
-        "comm_overlap": comm_overlap, "grad_dtype": grad_dtype, "dispatch": dispatch,
-        "node_limit": node_limit})
+        "dropout": dropout, "master_weights": master_weights, "efficiency": efficiency,
+        "sequence_parallel": sequence_parallel, "comm_overlap": comm_overlap,
+        "grad_dtype": grad_dtype, "dispatch": dispatch, "node_limit": node_limit},
+        single=("tokens", "usd_per_chip_hour", "pue", "utilisation_power",
+                "runtime_reserve_bytes", "node_limit"))
     ov, zero_ = _a(dp_overlap), _a(zero)
     rc = _codes(recompute, RECOMPUTE_CODES, "recompute")
     sc = _codes(schedule, SCHEDULE_CODES, "schedule")
@@ -289,13 +291,17 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     eff = efficiency_for(c, mode, **dict(efficiency or {}))
     e = energy or EnergyAssumptions(pue=pue, power_utilisation=utilisation_power)
     flash = attention_kernel == "flash"
-    out, shape, reasons = _evaluate(
-        m, c, cluster, p, eff, count=n, seq_len=_a(seq_len), global_batch=_a(global_batch),
-        micro_batch=_a(micro_batch), tp=_a(tp), pp=_a(pp),
-        dp=None if dp is None else _a(dp), cp=_a(cp), ep=_a(ep), zero=zero_, recompute=rc,
-        sequence_parallel=sp, interleave=_a(interleave), dp_overlap=ov,
-        optimizer=optimizer, master_weights=master_weights, cp_mode=cp_mode, flash=flash,
-        dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes, ov=moe_ov)
+    # rows with a degree below 1 (tp=0 in a sweep) divide by zero here; their reason
+    # flags them and their metrics are masked to NaN below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out, shape, reasons = _evaluate(
+            m, c, cluster, p, eff, count=n, seq_len=_a(seq_len),
+            global_batch=_a(global_batch), micro_batch=_a(micro_batch), tp=_a(tp), pp=_a(pp),
+            dp=None if dp is None else _a(dp), cp=_a(cp), ep=_a(ep), zero=zero_,
+            recompute=rc, sequence_parallel=sp, interleave=_a(interleave), dp_overlap=ov,
+            optimizer=optimizer, master_weights=master_weights, cp_mode=cp_mode,
+            flash=flash, dropout=dropout, runtime_reserve_bytes=runtime_reserve_bytes,
+            ov=moe_ov)
     scalar = all(np.ndim(x) == 0 for x in (
         n, seq_len, global_batch, micro_batch, tp, pp, cp, ep, zero_, rc, sp, interleave, ov,
         sc, co, 0 if dp is None else dp))

@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from roofline.engine.scenario.cluster import Cluster, default_cluster
+from roofline.engine.scenario.rules import check
 from roofline.engine.training.flops import RECOMPUTE
 from roofline.engine.training.memory import RECOMPUTE_CODES
 from roofline.engine.training.run import train
@@ -121,14 +122,13 @@ def search_training_layouts(model: str | Path | ModelSpec | Mapping[str, Any],
     ``rank_pessimistic``; ``attrs["robustness"]`` says whether the pick survives.
     Other keyword arguments go to :func:`train` (precision, optimizer, ...).
     """
+    check("layouts", {"count": count, "seq_len": seq_len, "global_batch": global_batch},
+          single=("count", "seq_len", "global_batch"))
     m = load_model(model)
     cluster = chip if isinstance(chip, Cluster) else kwargs.pop("cluster", None)
     c = cluster.chip if cluster is not None else load_chip(chip)  # type: ignore[arg-type]
     if cluster is None:
         cluster = default_cluster(c, count)
-    if count < 1 or int(count) != count:
-        raise SpecError([Problem(f"count must be a whole number >= 1, got {count}",
-                                 field="count")])
     grid = candidate_training_layouts(m, int(count), int(global_batch),
                                       micro_batches=micro_batches, zero=zero,
                                       recompute=recompute,
