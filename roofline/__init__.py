@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from roofline.engine.planning.frontier import FrontierResult, frontier
     from roofline.engine.planning.serving_layouts import search_serving_layouts
     from roofline.engine.planning.sweep import sweep
+    from roofline.engine.planning.timeline import TimelineResult, timeline
     from roofline.engine.scenario.cluster import Cluster, load_cluster, make_cluster
     from roofline.engine.scenario.precision import RECIPES, Precision, get_precision
     from roofline.engine.serving.batching import continuous, decode_crossover_batch
@@ -68,6 +69,8 @@ _EXPORTS: dict[str, str] = {
     "frontier": "roofline.engine.planning.frontier",
     "search_serving_layouts": "roofline.engine.planning.serving_layouts",
     "sweep": "roofline.engine.planning.sweep",
+    "TimelineResult": "roofline.engine.planning.timeline",
+    "timeline": "roofline.engine.planning.timeline",
     "Precision": "roofline.engine.scenario.precision",
     "RECIPES": "roofline.engine.scenario.precision",
     "get_precision": "roofline.engine.scenario.precision",
@@ -120,6 +123,7 @@ __all__ = [
     "Precision",
     "Result",
     "SpecError",
+    "TimelineResult",
     "TrainingResult",
     "__version__",
     "compare",
@@ -150,6 +154,7 @@ __all__ = [
     "serve_at_rate",
     "speculative",
     "sweep",
+    "timeline",
     "train",
     "training_compute",
 ]

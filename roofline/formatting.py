@@ -69,7 +69,7 @@ def value(column: str, v: object) -> str:
         return f"{x:,.0f} tok/s" if abs(x) >= 1e4 else f"{x:,.4g} tok/s"
     if column.endswith("flops") or column.endswith("flops_per_s"):  # before "_s": a rate
         return si(x, "FLOP/s" if column.endswith("per_s") else "FLOP")
-    if column.endswith("_params"):
+    if column.endswith("_params") or column == "training_tokens":
         return count(x)
     if column.endswith("_s") or "_s_" in column:
         return seconds(x)

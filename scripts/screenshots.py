@@ -47,6 +47,9 @@ SHOTS = (
      "fit & layout"),
     ("cost.png", "/cost?model=llama-3.1-70b&chips=nvidia-h100-sxm,nvidia-h200-sxm,"
      "amd-mi300x,nvidia-b200&purpose=serve&batch=32&prompt=2048&output=512", "cost"),
+    ("frontier.png", "/frontier?model=llama-3.1-70b&chip=nvidia-h100-sxm&count=8"
+     "&workload=chat&tpot=50", "serving frontier"),
+    ("timeline.png", "/timeline", "timeline"),
 )
 WIDTH, MAX_HEIGHT = 1400, 2200
 BAD_YAML = "name: my-chip\nvendor: nvidia\nmemory: {capacity: 80 GB\n"

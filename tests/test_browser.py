@@ -45,6 +45,10 @@ READY: dict[str, Callable[[object], object]] = {
     "/fit": lambda d: "FIT" in text_of(d, "fit-verdict-line")
     and column_texts(d, "fit-layouts", "reason"),
     "/cost": lambda d: graph_traces(d, "cost-graph") and graph_traces(d, "cost-curve"),
+    "/frontier": lambda d: _has_trace("frontier-graph", "aggregated front")(d)
+    and column_texts(d, "frontier-front", "mode"),
+    "/timeline": lambda d: _has_trace("timeline-models-graph", "total parameters")(d)
+    and _has_trace("timeline-chips-graph", "memory bandwidth")(d),
     "/specs": lambda d: column_texts(d, "chips-table") and column_texts(d, "models-table"),
 }
 
@@ -302,3 +306,61 @@ def test_roofline_zoom_and_legend_survive_an_update(driver, dashboard_url):
     assert after == pytest.approx(zoomed)
     assert driver.execute_script(visible_js, "amd-mi300x prefill") == "legendonly"
     assert driver.execute_script(visible_js, "amd-mi300x decode") is True
+
+
+# --- timeline page ---------------------------------------------------------------------
+
+
+def test_timeline_shows_growth_and_hides_rumours_on_request(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    def listed(d) -> list[str]:  # the models table is folded away: read textContent
+        return d.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#timeline-models td[data-column=display_name]'), e => e.textContent);")
+
+    visit(driver, dashboard_url, "/timeline")
+    growth = column_texts(driver, "timeline-models-growth", "label")
+    assert growth == ["total parameters", "active parameters", "training tokens",
+                      "training compute"]
+    assert all(column_texts(driver, "timeline-chips-growth", "factor_per_year"))
+    names = driver.execute_script(
+        "const gd = document.querySelector('#timeline-models-graph .js-plotly-plot');"
+        "return gd._fullData.find(t => t.name === 'total parameters').customdata.slice();")
+    assert "gpt-4" in names and "gpt-3-175b" in names and "gpt2-xl" in names
+    assert "GPT-4 (rumoured 1.76T MoE)" in listed(driver)
+    driver.find_element(By.CSS_SELECTOR, "#timeline-rumoured input[value='hide']").click()
+    wait_for(driver, lambda d: (rows := listed(d)) and "GPT-4 (rumoured 1.76T MoE)" not in rows
+             and query_of(d).get("rumoured") == ["hide"], "the rumoured model to go", TIMEOUT)
+    assert "GPT-3 175B (davinci)" in listed(driver)
+    assert not severe_console_errors(driver)
+
+
+# --- serving frontier page ---------------------------------------------------------------
+
+
+def test_frontier_draws_both_modes_marks_the_target_and_clicks_for_settings(driver,
+                                                                             dashboard_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    visit(driver, dashboard_url, "/frontier", "?model=llama-3.1-70b&chip=nvidia-h100-sxm"
+          "&count=8&tpot=50")
+    names = {t["name"] for t in graph_traces(driver, "frontier-graph")}
+    assert {"aggregated front", "disaggregated front"} <= names
+    # The TPOT target is drawn where it puts users: 1 / 50 ms = 20 tokens/s, on screen
+    # between the 10 and 50 tokens/s ticks.
+    line, ticks = driver.execute_script(
+        "const gd = document.querySelector('#frontier-graph .js-plotly-plot');"
+        "const ax = gd._fullLayout.xaxis;"
+        "return [ax.d2p(gd._fullLayout.shapes[0].x0), [ax.d2p(10), ax.d2p(50)]];")
+    assert ticks[0] < line < ticks[1]
+    point = driver.execute_script(
+        "const gd = document.querySelector('#frontier-graph .js-plotly-plot');"
+        "const i = gd._fullData.findIndex(t => t.name === 'disaggregated front');"
+        "return gd.querySelectorAll('.scatterlayer .trace')[i].querySelectorAll("
+        "'path.point')[0];")
+    ActionChains(driver).move_to_element(point).click().perform()
+    wait_for(driver, lambda d: column_texts(d, "frontier-config", "mode") == ["disaggregated"],
+             "the clicked configuration", TIMEOUT)
+    assert column_texts(driver, "frontier-config", "xpyd")[0].endswith("D")
+    assert not severe_console_errors(driver)

@@ -67,7 +67,8 @@ def error_id(page: str, key: str) -> str:
 #: Columns holding plain whole numbers (a year, a width), printed without separators.
 PLAIN = frozenset({"release_year", "hidden_size", "layers", "experts", "experts_per_token",
                    "scale_up_domain", "batch", "tp", "pp", "ep", "dp", "cp", "zero", "rank",
-                   "replicas", "chips", "chips_needed", "chips_per_replica", "micro_batch"})
+                   "replicas", "chips", "chips_needed", "chips_per_replica", "micro_batch",
+                   "records", "first_year", "last_year"})
 
 
 def cell(column: str, v: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -131,6 +132,25 @@ class Published(Strict):
     source: str = Field(min_length=3)
 
 
+class Release(Strict):
+    """When the model was first made public: its weights, API, announcement or paper,
+    whichever came first as far as the source says (the source names which)."""
+
+    date: dt.date = Field(description="first public release, YYYY-MM-DD")
+    source: str = Field(min_length=3, description="where the date comes from")
+
+
+class Training(Strict):
+    """The pre-training run as its developers published it (for a rumoured model, as the
+    rumour has it, saying so in ``source``)."""
+
+    tokens: Count | None = Field(default=None, description="pre-training tokens")
+    compute_flops: float | None = Field(
+        default=None, gt=0, lt=1e32, description="published training compute, FLOPs "
+        "(leave empty when not published: the engine estimates 6 x active params x tokens)")
+    source: str = Field(min_length=3, description="where the figures come from")
+
+
 class ModelSpec(Strict):
     """A decoder-only language model: dense, MoE, MLA, SSM or hybrid."""
 
@@ -162,6 +182,9 @@ class ModelSpec(Strict):
     encoders: list[Encoder] = Field(default_factory=list)
     rumoured: bool = False
     published: Published | None = None
+    release: Release | None = Field(default=None, description="first public release, sourced")
+    training: Training | None = Field(default=None, description="pre-training tokens and "
+                                      "compute, sourced")
     sources: list[Source] = Field(min_length=1)
     notes: str | None = None
 

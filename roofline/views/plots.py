@@ -31,17 +31,16 @@ from roofline.formatting import seconds, si, value
 from roofline.specs.catalog import load_chip
 from roofline.specs.chip import Chip
 from roofline.specs.dtypes import Dtype
+from roofline.views.style import DASHES, PALETTE, TITLE, grid, layout, log_ticks
+
+# TimelineResult.plot() is served from this module (the plotting backend), as every plot is.
+from roofline.views.timeline import timeline_figure as timeline_figure
 
 if TYPE_CHECKING:
     from roofline.engine.planning.fit import FitResult
     from roofline.engine.serving.inference import InferenceResult
     from roofline.results import Result
 
-#: Qualitative palette (plotly's default, colour-blind-safe enough for a handful of chips).
-PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692",
-           "#b6e880", "#ff97ff", "#fecb52")
-#: Line style per dtype drawn for one chip, in the order the dtypes are given.
-DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 PHASE_STYLE = {"prefill": {"symbol": "circle", "color": "#1f77b4"},
                "decode": {"symbol": "diamond", "color": "#d62728"}}
 #: Memory parts in stacking order: key (as in engine column names, without ``_bytes``),
@@ -54,38 +53,6 @@ MEMORY_PARTS: tuple[tuple[str, str, str], ...] = (
     ("optimizer", "optimizer states", "#b279a2"),
     ("reserve", "runtime reserve", "#9d9d9d"),
 )
-#: Shared layout. Template "none" plus a few settings: plotly's named templates cost ~13 ms
-#: per figure to validate and copy, most of an interactive callback's budget.
-_LAYOUT = {"template": "none", "colorway": PALETTE, "paper_bgcolor": "white",
-           "plot_bgcolor": "white", "font": {"family": "system-ui, sans-serif", "size": 12},
-           "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
-           "legend": {"orientation": "h", "y": -0.18, "x": 0}}
-_TITLE = {"font": {"size": 14}, "x": 0.01, "xanchor": "left"}
-#: What a figure keeps under a template the user chose: placement, not colours.
-_PLACEMENT = ("margin", "legend")
-
-
-def _house_style() -> bool:
-    """True under plotly's stock default template (``plotly``): figures then use the house
-    style above. Under any other active template (``plotly.io.templates.default =
-    "plotly_dark"``, a company template) they use that template's colours and fonts."""
-    import plotly.io as pio
-
-    return pio.templates.default in ("plotly", None)
-
-
-def _layout() -> dict[str, Any]:
-    if _house_style():
-        return _LAYOUT
-    import plotly.io as pio
-
-    return {"template": pio.templates.default} | {k: _LAYOUT[k] for k in _PLACEMENT}
-
-
-def _grid() -> dict[str, Any]:
-    return _GRID if _house_style() else {"zeroline": False, "showline": True}
-_GRID = {"gridcolor": "#e5e7eb", "zeroline": False, "linecolor": "#9ca3af", "showline": True}
-
 
 def _finite(x: Any) -> bool:
     return isinstance(x, int | float | np.floating | np.integer) and math.isfinite(float(x))
@@ -211,11 +178,11 @@ def roofline_figure(result: InferenceResult | None = None, *,
                  f"{int(row['prompt_len'])}, tp {int(row['tp'])}, {row['precision']}, "
                  f"{mode} (per device)")
     fig.update_layout(
-        **_layout(), title={"text": title or "roofline", **_TITLE},
-        xaxis={**_grid(), "type": "log", "title": "arithmetic intensity (FLOP/byte)",
+        **layout(), title={"text": title or "roofline", **TITLE},
+        xaxis={**grid(), "type": "log", "title": "arithmetic intensity (FLOP/byte)",
                "range": [math.log10(x_range[0]), math.log10(x_range[1])],
                "exponentformat": "power"},
-        yaxis={**_grid(), "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
+        yaxis={**grid(), "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
         hovermode="closest")
     return fig
 
@@ -274,21 +241,11 @@ def memory_figure(bars: Sequence[MemoryBar], *, title: str = "memory per device"
     for i, cap in enumerate(caps):  # the capacity as a line across each bar
         fig.add_shape(type="line", xref="x", yref="y", x0=i - 0.45, x1=i + 0.45, y0=cap,
                       y1=cap, line={"color": "black", "width": 3})
-    fig.update_layout(**_layout(), barmode="stack", title={"text": title, **_TITLE},
-                      yaxis={**_grid(), "title": "bytes per device", "exponentformat": "SI",
+    fig.update_layout(**layout(), barmode="stack", title={"text": title, **TITLE},
+                      yaxis={**grid(), "title": "bytes per device", "exponentformat": "SI",
                              "ticksuffix": "B"},
-                      xaxis={**_grid(), "title": None, "type": "category"}, hovermode="closest")
+                      xaxis={**grid(), "title": None, "type": "category"}, hovermode="closest")
     return fig
-
-
-def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
-    """Ticks at 1, 2 and 5 times each power of ten spanning ``values`` (a log axis whose
-    minor labels would otherwise read as bare digits)."""
-    if not values:
-        return {}
-    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
-    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 # --- latency vs throughput ---------------------------------------------------------------
@@ -329,11 +286,11 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
                 line={"color": colour},
                 marker={"color": colour, "size": 8,
                         "symbol": "circle" if fits else "circle-open"}))
-    fig.update_layout(**_layout(), title={"text": title, **_TITLE},
-                      xaxis={**_grid(), "type": "log", "title": "output tokens/s per chip",
+    fig.update_layout(**layout(), title={"text": title, **TITLE},
+                      xaxis={**grid(), "type": "log", "title": "output tokens/s per chip",
                              "tickformat": "~s"},
-                      yaxis={**_grid(), "type": "log", "title": "time per output token (ms)",
-                             **_log_ticks(all_ms)},
+                      yaxis={**grid(), "type": "log", "title": "time per output token (ms)",
+                             **log_ticks(all_ms)},
                       hovermode="closest")
     return fig
 
@@ -360,10 +317,10 @@ def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str =
                              textposition="none", hovertemplate="%{text}<extra></extra>",
                              marker_color=PALETTE[i % len(PALETTE)]))
     note = sorted(set(missing))
-    fig.update_layout(**_layout(), barmode="group", title={"text": title, **_TITLE},
-                      yaxis={**_grid(), "title": axis_title, "tickprefix": "$",
+    fig.update_layout(**layout(), barmode="group", title={"text": title, **TITLE},
+                      yaxis={**grid(), "title": axis_title, "tickprefix": "$",
                              "exponentformat": "SI"},
-                      xaxis={**_grid(), "type": "category"})
+                      xaxis={**grid(), "type": "category"})
     if note:
         fig.add_annotation(text="no figure for: " + ", ".join(note), xref="paper",
                            yref="paper", x=0, y=1.06, showarrow=False, xanchor="left",
@@ -406,9 +363,9 @@ def table_figure(frame: pd.DataFrame, *, x: str | None = None, y: str | None = N
                                  line={"color": PALETTE[i % len(PALETTE)]}))
     lx = _log_axis(frame[x]) if log_x is None else log_x
     ly = _log_axis(frame[y]) if log_y is None else log_y
-    fig.update_layout(**_layout(), title={"text": title or f"{y} vs {x}", **_TITLE},
-                      xaxis={**_grid(), "title": x, "type": "log" if lx else "linear"},
-                      yaxis={**_grid(), "title": y, "type": "log" if ly else "linear"},
+    fig.update_layout(**layout(), title={"text": title or f"{y} vs {x}", **TITLE},
+                      xaxis={**grid(), "title": x, "type": "log" if lx else "linear"},
+                      yaxis={**grid(), "title": y, "type": "log" if ly else "linear"},
                       showlegend=color is not None, hovermode="closest")
     return fig
 
@@ -446,3 +403,4 @@ def fit_figure(result: FitResult, top: int = 8, **kwargs: Any) -> go.Figure:
     rows["layout"] = [" ".join(f"{k}{int(r[k])}" for k in keys) for _, r in rows.iterrows()]
     return memory_figure(memory_bars(rows, label="layout"),
                          title=kwargs.pop("title", "memory per device, best layouts"))
+

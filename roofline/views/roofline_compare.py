@@ -19,15 +19,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from roofline.formatting import seconds, si
-from roofline.views.plots import (
-    _TITLE,
-    PALETTE,
-    _grid,
-    _layout,
-    intensity_range,
-    plottable,
-    roof_traces,
-)
+from roofline.views.plots import intensity_range, plottable, roof_traces
+from roofline.views.style import PALETTE, TITLE, grid, layout
 
 if TYPE_CHECKING:
     from roofline.engine.serving.inference import InferenceResult
@@ -154,14 +147,14 @@ def roofline_comparison_figure(results: Sequence[InferenceResult], *,
         title = (f"{row['model']} - batch {int(row['batch'])}, prompt {int(row['prompt_len'])}"
                  f", tp {int(row['tp'])}, {row['precision']}, {mode} (per device; circles "
                  "prefill, diamonds decode)")
-    layout = dict(
-        **_layout(), title={"text": title, **_TITLE},
+    fig_layout = dict(
+        **layout(), title={"text": title, **TITLE},
         # No fixed range: the roofs span x_range, and an autoranged axis lets a user's zoom
         # survive updates (plotly keeps it under an unchanged ``uirevision``).
-        xaxis={**_grid(), "type": "log", "title": "arithmetic intensity (FLOP/byte)",
+        xaxis={**grid(), "type": "log", "title": "arithmetic intensity (FLOP/byte)",
                "exponentformat": "power"},
-        yaxis={**_grid(), "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
+        yaxis={**grid(), "type": "log", "title": "attainable FLOP/s", "tickformat": "~s"},
         hovermode="closest")
     # Built from dicts this module writes (checked against plotly's schema in the tests):
     # skipping plotly's per-property validation saves most of the figure's build time.
-    return go.Figure(data=traces, layout=layout, _validate=False)
+    return go.Figure(data=traces, layout=fig_layout, _validate=False)

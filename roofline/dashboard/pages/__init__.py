@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from roofline.dashboard.pages import cost, fit, memory, roofline, specs
+from roofline.dashboard.pages import cost, fit, frontier, memory, roofline, specs, timeline
 
-PAGES: tuple[ModuleType, ...] = (roofline, memory, fit, cost, specs)
+PAGES: tuple[ModuleType, ...] = (roofline, memory, fit, frontier, cost, timeline, specs)
 
 __all__ = ["PAGES"]

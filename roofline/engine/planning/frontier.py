@@ -109,6 +109,21 @@ class FrontierResult(Result):
         best: pd.Series = self.configurations.iloc[int(np.nanargmax(col))]
         return best
 
+    def front(self, mode: str | None = None) -> pd.DataFrame:
+        """The Pareto front (output tokens/s per chip against per user) of the feasible
+        configurations of one serving mode (``"aggregated"``, ``"disaggregated"``; None:
+        all, which is ``frame``), in increasing tokens/s per user; empty for a mode not
+        evaluated."""
+        conf = self.configurations
+        if mode is not None:
+            conf = conf[conf["mode"] == mode]
+        if conf.empty:
+            return conf.reset_index(drop=True)
+        keep = pareto_indices(conf["output_tokens_per_s_per_user"].to_numpy(dtype=np.float64),
+                              conf["output_tokens_per_s_per_chip"].to_numpy(dtype=np.float64),
+                              minimize_x=False, minimize_y=False)
+        return conf.iloc[keep].reset_index(drop=True)
+
     def _figure(self, **kwargs: Any) -> Any:
         """Tokens/s per chip against tokens/s per user, one line per serving mode."""
         return super().plot(x="output_tokens_per_s_per_user",
