@@ -364,3 +364,33 @@ def test_frontier_draws_both_modes_marks_the_target_and_clicks_for_settings(driv
              "the clicked configuration", TIMEOUT)
     assert column_texts(driver, "frontier-config", "xpyd")[0].endswith("D")
     assert not severe_console_errors(driver)
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+def test_back_and_forward_restore_the_view_one_entry_per_navigation(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    def length(d) -> int:
+        return d.execute_script("return window.history.length;")
+
+    visit(driver, dashboard_url, "/roofline", "?batch=4")
+    start = length(driver)
+    set_number(driver, "roofline-batch", 16)  # an input edits the entry, adds none
+    wait_for(driver, lambda d: query_of(d).get("batch") == ["16"], "the URL to record batch",
+             TIMEOUT)
+    assert length(driver) == start
+    driver.find_element(By.ID, "nav-fit").click()  # a navigation: one entry
+    wait_for(driver, READY["/fit"], "the fit page", TIMEOUT)
+    assert length(driver) == start + 1 and urlparse(driver.current_url).path == "/fit"
+    driver.back()
+    wait_for(driver, lambda d: urlparse(d.current_url).path == "/roofline"
+             and input_value(d, "roofline-batch") == "16" and READY["/roofline"](d),
+             "Back to restore the roofline page at batch 16", TIMEOUT)
+    assert query_of(driver)["batch"] == ["16"]
+    driver.forward()
+    wait_for(driver, lambda d: urlparse(d.current_url).path == "/fit" and READY["/fit"](d),
+             "Forward to restore the fit page", TIMEOUT)
+    assert length(driver) == start + 1
+    assert not severe_console_errors(driver)

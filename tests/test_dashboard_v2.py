@@ -187,3 +187,23 @@ def test_assets_and_callbacks_are_gzipped(client):
     assert reply.status_code == 200 and reply.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(reply.data))
     assert "fit-verdict" in json.dumps(body["response"])
+
+
+# --- history: Back and Forward restore the view in the address bar ---------------------
+
+
+def test_the_page_follows_the_address_bar_and_inputs_edit_it_in_place(client):
+    deps = client.get(DEPENDENCIES).get_json()
+    router = next(d for d in deps if d["output"].startswith("..page.children"))
+    assert [(i["id"], i["property"]) for i in router["inputs"]] == [("url", "pathname"),
+                                                                     ("url", "search")]
+    # No callback writes the address bar's search: inputs go to a store, and the browser
+    # writes it in place (history.replaceState), so a keystroke adds no history entry.
+    assert not [d for d in deps if "url.search" in d["output"]]
+    writers = [d for d in deps if d["output"].startswith("url-query.data")]
+    assert len(writers) == len(PAGES)
+    write = next(d for d in deps if d["output"] == "url-query-written.data")
+    assert write["clientside_function"] == {"namespace": "roofline", "function_name": "writeQuery"}
+    # Back to a view: the router rebuilds the page with the inputs the query names.
+    body, _ = dash_app.render("/roofline", "?batch=16&tp=2")
+    assert find(body, "roofline-batch").value == 16 and find(body, "roofline-tp").value == 2
