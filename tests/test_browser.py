@@ -394,3 +394,23 @@ def test_back_and_forward_restore_the_view_one_entry_per_navigation(driver, dash
              "Forward to restore the fit page", TIMEOUT)
     assert length(driver) == start + 1
     assert not severe_console_errors(driver)
+
+
+# --- cost page: the cheapest batch under a latency target --------------------------------
+
+
+def test_cost_page_marks_the_cheapest_batch_under_the_target(driver, dashboard_url):
+    visit(driver, dashboard_url, "/cost", "?model=llama-3.1-70b&chips=nvidia-h100-sxm,"
+          "nvidia-b200&purpose=serve&batch=8&tpot=30")
+    wait_for(driver, lambda d: any("cheapest batch" in t["name"]
+                                   for t in graph_traces(d, "cost-by-batch")),
+             "the cheapest batch to be marked", TIMEOUT)
+    chosen = column_texts(driver, "cost-chosen", "chip")
+    assert "nvidia-b200" in chosen
+    assert all(float(t.rstrip(" ms")) <= 30 for t in column_texts(driver, "cost-chosen",
+                                                                     "tpot_s"))
+    set_number(driver, "cost-tpot", 10)  # a tighter target: a smaller (dearer) batch
+    before = column_texts(driver, "cost-chosen", "batch")
+    wait_for(driver, lambda d: column_texts(d, "cost-chosen", "batch") != before
+             or "No batch" in text_of(d, "cost-by-batch-note"), "the choice to move", TIMEOUT)
+    assert not severe_console_errors(driver)

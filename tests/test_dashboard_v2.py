@@ -60,7 +60,28 @@ def test_every_view_callback_greys_its_results_and_shows_progress(client):
         box, busy = find(tree, ui.results_id(page.NAME)), find(tree, ui.busy_id(page.NAME))
         assert box is not None and box.className == "results"
         assert busy is not None and busy.hidden is True and busy.role == "status"
-    assert _running(deps["cost-curve.figure"]) == {"cost-curve.className": ("stale", "")}
+    curves = next(d for out, d in deps.items() if "cost-curve.figure" in out)
+    assert _running(curves) == {"cost-curve.className": ("stale", ""),
+                                "cost-by-batch.className": ("stale", "")}
+
+
+def _ids(tree: Any) -> list[str]:
+    """Every component id in a layout tree."""
+    out: list[str] = []
+    if isinstance(tree, list | tuple):
+        for child in tree:
+            out += _ids(child)
+    elif isinstance(tree, dash.development.base_component.Component):
+        if isinstance(getattr(tree, "id", None), str):
+            out.append(tree.id)
+        out += _ids(getattr(tree, "children", None))
+    return out
+
+
+def test_every_page_has_unique_component_ids():
+    for page in PAGES:
+        ids = _ids(page.layout(parse_query("", page.FIELDS)))
+        assert len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]
 
 
 # --- verdict and reason, identical to the CLI -------------------------------------------
