@@ -414,3 +414,21 @@ def test_cost_page_marks_the_cheapest_batch_under_the_target(driver, dashboard_u
     wait_for(driver, lambda d: column_texts(d, "cost-chosen", "batch") != before
              or "No batch" in text_of(d, "cost-by-batch-note"), "the choice to move", TIMEOUT)
     assert not severe_console_errors(driver)
+
+
+# --- phones ----------------------------------------------------------------------------
+
+
+def test_every_page_fits_a_390px_phone(driver, dashboard_url):
+    driver.set_window_size(390, 844)
+    try:
+        for path in READY:
+            visit(driver, dashboard_url, path)
+            wide = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth];")
+            assert wide[0] <= wide[1], f"{path} is {wide[0]} px wide in a {wide[1]} px window"
+            assert driver.execute_script(
+                "return document.querySelector('meta[name=viewport]').content;"
+            ) == "width=device-width, initial-scale=1"
+    finally:
+        driver.set_window_size(1400, 1000)

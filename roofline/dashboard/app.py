@@ -113,7 +113,10 @@ def create_app() -> dash.Dash:
     """Build the dashboard: shell, page routing, every page's callbacks, headers."""
     app = dash.Dash(__name__, title="roofline", update_title=None, use_pages=False,
                     suppress_callback_exceptions=True, assets_folder=str(ASSETS),
-                    serve_locally=True, compress=True)
+                    serve_locally=True, compress=True,
+                    # phones lay the page out at their own width, not a 980 px desktop
+                    meta_tags=[{"name": "viewport",
+                                "content": "width=device-width, initial-scale=1"}])
     app.layout = shell()
     # The page follows the address bar: a link, Back or Forward changes the path or the
     # query and the page is rebuilt from them (inputs write the query in place, without
