@@ -121,7 +121,8 @@ def frame_from_columns(columns: dict[str, Any], shape: tuple[int, ...]) -> pd.Da
     other: dict[str, Any] = {}
     for k, v in columns.items():
         if isinstance(v, Labels):
-            codes = np.broadcast_to(v.codes, shape).reshape(n)
+            codes = (v.codes.reshape(n) if v.codes.size == n  # already one per row
+                     else np.broadcast_to(v.codes, shape).reshape(n))
             other[k] = pd.Categorical.from_codes(codes, pd.Index(list(v.categories)))
             continue
         if isinstance(v, pd.Categorical):

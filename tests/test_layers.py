@@ -156,6 +156,19 @@ def test_import_roofline_is_light() -> None:
     assert not {"pandas", "plotly", "dash", "roofline.engine"} & loaded
 
 
+def test_a_single_answer_needs_no_pandas() -> None:
+    """``infer`` and ``train`` answer one scenario from the engine's own arrays: pandas
+    loads only when a table (``.frame``) is asked for."""
+    loaded = _fresh("import roofline\n"
+                    "r = roofline.infer('llama-3.1-70b', 'h100')\n"
+                    "assert r['tpot_s'] > 0 and r.to_dict()['fits'] in (True, False)\n"
+                    "t = roofline.train('llama-3.1-70b', 'h100', count=64, tp=8, pp=2, "
+                    "seq_len=8192, global_batch=512)\n"
+                    "assert t['step_time_s'] > 0")
+    assert "roofline.engine.training.run" in loaded and "pandas" not in loaded
+    assert "pandas" in _fresh("import roofline\nroofline.infer('llama-3-8b', 'h100').frame")
+
+
 def test_every_public_name_loads_without_views() -> None:
     loaded = _fresh("import roofline\nfor n in roofline.__all__: getattr(roofline, n)")
     assert "roofline.engine.serving.inference" in loaded

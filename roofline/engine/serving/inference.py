@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.operators.memory import MEMORY_UTILISATION, TOKEN_BUDGET
@@ -49,6 +48,9 @@ from roofline.errors import SpecError
 from roofline.results import Columns, Labels, Result, alias_columns, plotting, variant
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Array = NDArray[np.float64]
 Kernel = Literal["fused", "materialised"]
@@ -148,6 +150,8 @@ def op_frame(timed: list[OpTime], index: int = 0, step_s: ArrayLike | None = Non
             "bound": "compute" if compute >= memory else "memory",
             "step_share": max(compute, memory) / step if step > 0 else float("nan"),
         })
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

@@ -67,7 +67,13 @@ def memory_columns(m: ModelSpec, c: Chip, p: Precision, s: Array, o: Array, grou
                                   token_budget * s if attention_kernel == "materialised"
                                   else 0.0)
     free = cap - weights - reserve
-    out["max_batch"] = np.maximum(np.floor((free - budget_act) / kv_block_seq), 0) * dp_
+    # A model without a per-sequence KV cache (kv_block_seq 0) is bounded by the
+    # scheduler's sequence cap alone, as long as the step's activations fit.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_kv = np.where(kv_block_seq > 0, np.floor((free - budget_act) / np.where(
+            kv_block_seq > 0, kv_block_seq, 1.0)), np.where(free > budget_act,
+                                                           MAX_NUM_SEQS, 0.0))
+    out["max_batch"] = np.maximum(by_kv, 0) * dp_
     out["max_context"] = _max_context(m, p, free - act, group * share, tp_)
     return out
 

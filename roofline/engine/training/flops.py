@@ -17,10 +17,9 @@ Conventions (each written once here and reused by the engine):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.engine.operators.table import Op, operator_table, sliding_window
@@ -28,6 +27,9 @@ from roofline.engine.scenario.precision import RECIPES
 from roofline.engine.scenario.step import AttnWork, Step, window_pairs
 from roofline.errors import Problem, SpecError
 from roofline.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Array = NDArray[np.float64]
 Recompute = Literal["none", "selective", "full"]
@@ -198,6 +200,8 @@ def flops_by_operator(m: ModelSpec, seq_len: float, recompute: Recompute = "sele
         rows.append({"operator": op.name, "kind": op.kind, "layers": op.layers,
                      "forward_flops_per_token": fwd, "backward_flops_per_token": 2 * fwd,
                      "recompute_flops_per_token": fwd * recompute_factor(op, recompute, flash)})
+    import pandas as pd
+
     df = pd.DataFrame(rows)
     df["model_flops_per_token"] = np.where(df["operator"].isin(_NO_MODEL_FLOPS), 0.0,
                                            3 * df["forward_flops_per_token"])
@@ -318,6 +322,8 @@ def compute_optimal(compute: ArrayLike, fit: str = "besiroglu") -> pd.DataFrame:
         d, law = TOKENS_PER_PARAM * n, BESIROGLU_2024
     else:
         n, d = law.optimal(c)
+    import pandas as pd
+
     return pd.DataFrame({"compute_flops": c, "params": n, "tokens": d,
                          "tokens_per_param": d / n, "loss": law.loss(n, d), "fit": fit})
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from roofline.broadcasting import check_lengths
@@ -51,10 +50,13 @@ from roofline.engine.training.recipe import MoeOverlap, train_bytes
 from roofline.engine.training.schedules import SCHEDULE_CODES, SCHEDULES
 from roofline.engine.training.step import step_time
 from roofline.errors import Problem, SpecError
-from roofline.results import Columns, Result, alias_columns
+from roofline.results import Columns, Labels, Result, alias_columns
 from roofline.specs.catalog import load_chip, load_model
 from roofline.specs.chip import Chip
 from roofline.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Array = NDArray[np.float64]
 CpMode = Literal["ring", "ulysses"]
@@ -181,9 +183,9 @@ def _evaluate(m: ModelSpec, c: Chip, cluster: Cluster, p: Precision, eff: Effici
         "optimizer_bytes": mem.optimizer, "activation_bytes": mem.activations,
         "reserve_bytes": mem.reserve, "memory_bytes": total_mem, "capacity_bytes": cap,
         "memory_fraction": total_mem / cap, "fits": valid & (total_mem <= cap),
-        "peak_memory_stage": pd.Categorical.from_codes(
+        "peak_memory_stage": Labels(
             np.broadcast_to(mem.stage > 0, shape).reshape(-1).astype(np.int8),
-            ["first", "last"]),
+            ("first", "last")),
     }
     return out, shape, reasons
 
@@ -311,8 +313,8 @@ def train(model: str | Path | ModelSpec | Mapping[str, Any],
     rc_flat = np.broadcast_to(rc, shape).reshape(-1)
     sc_flat = np.broadcast_to(sc, shape).reshape(-1)
     out["layout"] = layout_strings(out, shape, rc_flat, sc_flat)
-    out["recompute"] = pd.Categorical.from_codes(rc_flat, RECOMPUTE)
-    out["schedule"] = pd.Categorical.from_codes(sc_flat, SCHEDULES)
+    out["recompute"] = Labels(rc_flat.astype(np.int8), tuple(RECOMPUTE))
+    out["schedule"] = Labels(sc_flat.astype(np.int8), tuple(SCHEDULES))
     assumptions = describe(m, c, cluster, p, eff, moe_ov, optimizer, master_weights, cp_mode,
                            attention_kernel, dropout, runtime_reserve_bytes)
     _run_totals(out, m, c, e, tokens, usd_per_chip_hour, assumptions)
