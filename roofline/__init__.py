@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from roofline.broadcasting import grid
     from roofline.engine.planning.compare import compare
     from roofline.engine.planning.context import context
+    from roofline.engine.planning.cost_curve import cost_curve
     from roofline.engine.planning.fit import FitResult, fit, search_layouts
     from roofline.engine.planning.frontier import FrontierResult, frontier
     from roofline.engine.planning.serving_layouts import search_serving_layouts
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "load_cluster": "roofline.engine.scenario.cluster",
     "make_cluster": "roofline.engine.scenario.cluster",
     "compare": "roofline.engine.planning.compare",
+    "cost_curve": "roofline.engine.planning.cost_curve",
     "context": "roofline.engine.planning.context",
     "FitResult": "roofline.engine.planning.fit",
     "fit": "roofline.engine.planning.fit",
@@ -130,6 +132,7 @@ __all__ = [
     "compute_optimal",
     "context",
     "continuous",
+    "cost_curve",
     "count_params",
     "decode_crossover_batch",
     "efficiency_for",

@@ -364,3 +364,71 @@ def test_frontier_draws_both_modes_marks_the_target_and_clicks_for_settings(driv
              "the clicked configuration", TIMEOUT)
     assert column_texts(driver, "frontier-config", "xpyd")[0].endswith("D")
     assert not severe_console_errors(driver)
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+def test_back_and_forward_restore_the_view_one_entry_per_navigation(driver, dashboard_url):
+    from selenium.webdriver.common.by import By
+
+    def length(d) -> int:
+        return d.execute_script("return window.history.length;")
+
+    visit(driver, dashboard_url, "/roofline", "?batch=4")
+    start = length(driver)
+    set_number(driver, "roofline-batch", 16)  # an input edits the entry, adds none
+    wait_for(driver, lambda d: query_of(d).get("batch") == ["16"], "the URL to record batch",
+             TIMEOUT)
+    assert length(driver) == start
+    driver.find_element(By.ID, "nav-fit").click()  # a navigation: one entry
+    wait_for(driver, READY["/fit"], "the fit page", TIMEOUT)
+    assert length(driver) == start + 1 and urlparse(driver.current_url).path == "/fit"
+    driver.back()
+    wait_for(driver, lambda d: urlparse(d.current_url).path == "/roofline"
+             and input_value(d, "roofline-batch") == "16" and READY["/roofline"](d),
+             "Back to restore the roofline page at batch 16", TIMEOUT)
+    assert query_of(driver)["batch"] == ["16"]
+    driver.forward()
+    wait_for(driver, lambda d: urlparse(d.current_url).path == "/fit" and READY["/fit"](d),
+             "Forward to restore the fit page", TIMEOUT)
+    assert length(driver) == start + 1
+    assert not severe_console_errors(driver)
+
+
+# --- cost page: the cheapest batch under a latency target --------------------------------
+
+
+def test_cost_page_marks_the_cheapest_batch_under_the_target(driver, dashboard_url):
+    visit(driver, dashboard_url, "/cost", "?model=llama-3.1-70b&chips=nvidia-h100-sxm,"
+          "nvidia-b200&purpose=serve&batch=8&tpot=30")
+    wait_for(driver, lambda d: any("cheapest batch" in t["name"]
+                                   for t in graph_traces(d, "cost-by-batch")),
+             "the cheapest batch to be marked", TIMEOUT)
+    chosen = column_texts(driver, "cost-chosen", "chip")
+    assert "nvidia-b200" in chosen
+    assert all(float(t.rstrip(" ms")) <= 30 for t in column_texts(driver, "cost-chosen",
+                                                                     "tpot_s"))
+    set_number(driver, "cost-tpot", 10)  # a tighter target: a smaller (dearer) batch
+    before = column_texts(driver, "cost-chosen", "batch")
+    wait_for(driver, lambda d: column_texts(d, "cost-chosen", "batch") != before
+             or "No batch" in text_of(d, "cost-by-batch-note"), "the choice to move", TIMEOUT)
+    assert not severe_console_errors(driver)
+
+
+# --- phones ----------------------------------------------------------------------------
+
+
+def test_every_page_fits_a_390px_phone(driver, dashboard_url):
+    driver.set_window_size(390, 844)
+    try:
+        for path in READY:
+            visit(driver, dashboard_url, path)
+            wide = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth];")
+            assert wide[0] <= wide[1], f"{path} is {wide[0]} px wide in a {wide[1]} px window"
+            assert driver.execute_script(
+                "return document.querySelector('meta[name=viewport]').content;"
+            ) == "width=device-width, initial-scale=1"
+    finally:
+        driver.set_window_size(1400, 1000)

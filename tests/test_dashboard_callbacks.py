@@ -287,7 +287,7 @@ def test_cost_serving_has_costs_and_latency_curves():
     costs, _, request = cost.compute(defaults(cost), None).outputs
     assert {t.name for t in costs.data} == set(cost.SERVE_COSTS.values())
     json.dumps(request)  # handed to the curve callback through the page
-    curve = cost.curves(request, None)
+    curve = cost.curves(request, None)[2]  # (cost across batch, cheapest batch, latency)
     fitting = [t for t in curve.data if "does not fit" not in t.name]
     assert len(fitting) == len(request["chips"]) >= 1
     c = request["chips"][0]
@@ -296,7 +296,7 @@ def test_cost_serving_has_costs_and_latency_curves():
                            tp=c["tp"], pp=c["pp"], ep=c["ep"]).frame
     fits = frame["fits"].to_numpy()
     assert list(fitting[0].y) == pytest.approx(list(frame["tpot_s"][fits] * 1e3))  # ms
-    assert "the latency curve is for serving" in as_json(cost.curves(None, None))
+    assert "the batch curves are for serving" in as_json(cost.curves(None, None))
 
 
 def test_figure_callbacks_never_raise(caplog):

@@ -60,7 +60,28 @@ def test_every_view_callback_greys_its_results_and_shows_progress(client):
         box, busy = find(tree, ui.results_id(page.NAME)), find(tree, ui.busy_id(page.NAME))
         assert box is not None and box.className == "results"
         assert busy is not None and busy.hidden is True and busy.role == "status"
-    assert _running(deps["cost-curve.figure"]) == {"cost-curve.className": ("stale", "")}
+    curves = next(d for out, d in deps.items() if "cost-curve.figure" in out)
+    assert _running(curves) == {"cost-curve.className": ("stale", ""),
+                                "cost-by-batch.className": ("stale", "")}
+
+
+def _ids(tree: Any) -> list[str]:
+    """Every component id in a layout tree."""
+    out: list[str] = []
+    if isinstance(tree, list | tuple):
+        for child in tree:
+            out += _ids(child)
+    elif isinstance(tree, dash.development.base_component.Component):
+        if isinstance(getattr(tree, "id", None), str):
+            out.append(tree.id)
+        out += _ids(getattr(tree, "children", None))
+    return out
+
+
+def test_every_page_has_unique_component_ids():
+    for page in PAGES:
+        ids = _ids(page.layout(parse_query("", page.FIELDS)))
+        assert len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]
 
 
 # --- verdict and reason, identical to the CLI -------------------------------------------
@@ -189,3 +210,23 @@ def test_assets_and_callbacks_are_gzipped(client):
     assert reply.status_code == 200 and reply.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(reply.data))
     assert "fit-verdict" in json.dumps(body["response"])
+
+
+# --- history: Back and Forward restore the view in the address bar ---------------------
+
+
+def test_the_page_follows_the_address_bar_and_inputs_edit_it_in_place(client):
+    deps = client.get(DEPENDENCIES).get_json()
+    router = next(d for d in deps if d["output"].startswith("..page.children"))
+    assert [(i["id"], i["property"]) for i in router["inputs"]] == [("url", "pathname"),
+                                                                     ("url", "search")]
+    # No callback writes the address bar's search: inputs go to a store, and the browser
+    # writes it in place (history.replaceState), so a keystroke adds no history entry.
+    assert not [d for d in deps if "url.search" in d["output"]]
+    writers = [d for d in deps if d["output"].startswith("url-query.data")]
+    assert len(writers) == len(PAGES)
+    write = next(d for d in deps if d["output"] == "url-query-written.data")
+    assert write["clientside_function"] == {"namespace": "roofline", "function_name": "writeQuery"}
+    # Back to a view: the router rebuilds the page with the inputs the query names.
+    body, _ = dash_app.render("/roofline", "?batch=16&tp=2")
+    assert find(body, "roofline-batch").value == 16 and find(body, "roofline-tp").value == 2

@@ -23,13 +23,20 @@ from types import ModuleType
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, dcc, html
 from dash.exceptions import DependencyException
 from flask import Response
 
 from roofline.dashboard.pages import PAGES
 from roofline.dashboard.state import parse_query
-from roofline.dashboard.wiring import STORE_ID, URL_ID, run_view
+from roofline.dashboard.wiring import (
+    QUERY_ID,
+    QUERY_WRITTEN_ID,
+    STORE_ID,
+    URL_ID,
+    register_history,
+    run_view,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -71,6 +78,7 @@ def shell() -> html.Div:
     """What every page shares: URL, the user's specs (browser storage), header, content."""
     return html.Div([
         dcc.Location(id=URL_ID, refresh=False),
+        dcc.Store(id=QUERY_ID), dcc.Store(id=QUERY_WRITTEN_ID),
         dcc.Store(id=STORE_ID, storage_type="local"),
         html.Header([dcc.Link("roofline", href="/", className="brand"),
                      html.Nav(nav(None), id="nav")], className="top"),
@@ -105,10 +113,17 @@ def create_app() -> dash.Dash:
     """Build the dashboard: shell, page routing, every page's callbacks, headers."""
     app = dash.Dash(__name__, title="roofline", update_title=None, use_pages=False,
                     suppress_callback_exceptions=True, assets_folder=str(ASSETS),
-                    serve_locally=True, compress=True)
+                    serve_locally=True, compress=True,
+                    # phones lay the page out at their own width, not a 980 px desktop
+                    meta_tags=[{"name": "viewport",
+                                "content": "width=device-width, initial-scale=1"}])
     app.layout = shell()
+    # The page follows the address bar: a link, Back or Forward changes the path or the
+    # query and the page is rebuilt from them (inputs write the query in place, without
+    # changing ``search``: see wiring.register_url).
     app.callback(Output("page", "children"), Output("nav", "children"),
-                 Input(URL_ID, "pathname"), State(URL_ID, "search"))(render)
+                 Input(URL_ID, "pathname"), Input(URL_ID, "search"))(render)
+    register_history(app)
     for page in PAGES:
         page.register(app)
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

@@ -4,7 +4,8 @@
   a message beside each invalid input, and a page-level message for engine errors. It
   calls a pure ``compute(values, store) -> View`` and turns any exception into a message
   (logged on the server), so a page never shows a traceback;
-- a *URL* callback: inputs -> ``?query`` of the page's address, so a link reopens it;
+- a *URL* callback: inputs -> ``?query`` of the page's address, so a link reopens it
+  (written in place: Back and Forward step through navigations, not keystrokes);
 - *options* callbacks: the user's specs -> the chip and model dropdowns.
 
 While a view callback runs, the page's results are greyed and a "computing" line is shown
@@ -35,6 +36,9 @@ log = logging.getLogger("roofline.dashboard")
 
 STORE_ID = "user-specs"
 URL_ID = "url"
+#: The shell's store of the query string a page's inputs make, and of the last one written.
+QUERY_ID = "url-query"
+QUERY_WRITTEN_ID = "url-query-written"
 
 
 @dataclass(frozen=True)
@@ -155,13 +159,25 @@ def register_view(app: dash.Dash, page: str, fields: Sequence[Field], outputs: S
 
 
 def register_url(app: dash.Dash, page: str, fields: Sequence[Field]) -> None:
-    """Register the callback writing the page's inputs to the address bar."""
+    """Register the callback writing the page's inputs to the address bar.
+
+    The query string goes to the shell's :data:`QUERY_ID` store, and a clientside function
+    (``assets/history.js``) puts it in the address bar with ``history.replaceState``: a
+    changed input edits the current history entry instead of adding one, and the address
+    bar's ``search`` (an input of the router) only changes on a navigation (a link, Back
+    or Forward), which re-renders the page from it."""
     keys = [f.key for f in fields]
 
-    @app.callback(Output(URL_ID, "search", allow_duplicate=True),
+    @app.callback(Output(QUERY_ID, "data", allow_duplicate=True),
                   [Input(cid(page, f.key), f.prop) for f in fields], prevent_initial_call=True)
-    def _url(*args: Any) -> str:
-        return to_query(dict(zip(keys, args, strict=True)), fields)
+    def _url(*args: Any) -> dict[str, str]:
+        return {"page": page, "query": to_query(dict(zip(keys, args, strict=True)), fields)}
+
+
+def register_history(app: dash.Dash) -> None:
+    """Register the clientside function writing :data:`QUERY_ID` to the address bar."""
+    app.clientside_callback(ClientsideFunction("roofline", "writeQuery"),
+                            Output(QUERY_WRITTEN_ID, "data"), Input(QUERY_ID, "data"))
 
 
 def register_options(app: dash.Dash, page: str, dropdowns: Mapping[str, SpecKind]) -> None:

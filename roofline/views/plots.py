@@ -299,10 +299,12 @@ def latency_throughput_figure(curves: Mapping[str, pd.DataFrame], *,
 
 
 def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str = "chip",
-                title: str = "cost", axis_title: str = "$") -> go.Figure:
+                title: str = "cost", axis_title: str = "$",
+                colours: Sequence[str] = PALETTE) -> go.Figure:
     """Grouped bars of $ figures per row: ``columns`` maps a frame column (in $) to its
-    legend name. Rows without a finite value for a column get no bar for it, and the
-    figure says which (a chip without a price, a model that does not fit)."""
+    legend name, drawn in ``colours`` in turn. Rows without a finite value for a column get
+    no bar for it, and the figure says which (a chip without a price, a model that does
+    not fit)."""
     fig = go.Figure()
     missing: list[str] = []
     for i, (col, name) in enumerate(columns.items()):
@@ -315,7 +317,7 @@ def cost_figure(frame: pd.DataFrame, columns: Mapping[str, str], *, label: str =
                                                                     strict=True)]
         fig.add_trace(go.Bar(x=sub[label], y=sub[col], name=name, text=hover,
                              textposition="none", hovertemplate="%{text}<extra></extra>",
-                             marker_color=PALETTE[i % len(PALETTE)]))
+                             marker_color=colours[i % len(colours)]))
     note = sorted(set(missing))
     fig.update_layout(**layout(), barmode="group", title={"text": title, **TITLE},
                       yaxis={**grid(), "title": axis_title, "tickprefix": "$",

@@ -7,7 +7,7 @@
  * legend (matched by `uid`). A double-click (autorange back on) lets the new ranges apply.
  */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
-  roofline: {
+  roofline: Object.assign({}, (window.dash_clientside || {}).roofline, {
     keepView: function (fig, current) {
       if (!fig) {
         return window.dash_clientside.no_update;
@@ -27,5 +27,5 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         t => (hidden.has(t.uid) ? Object.assign({}, t, {visible: "legendonly"}) : t));
       return out;
     },
-  },
+  }),
 });

@@ -27,6 +27,7 @@ from roofline.dashboard.wiring import (
     training_available,
     training_missing,
 )
+from roofline.views.cost_plot import cost_batch_figure
 from roofline.views.plots import cost_figure, empty_figure, latency_throughput_figure
 
 NAME = "cost"
@@ -39,13 +40,18 @@ FIELDS: tuple[Field, ...] = (
     F.MODEL, F.CHIPS,
     F.PURPOSE, F.PRECISION, F.BATCH, F.with_default(F.PROMPT, 1024), F.OUTPUT,
     Field("util", "float", 1.0, "utilisation (busy share of paid hours)", lo=0.01, hi=1.0),
+    Field("tpot", "float", None, "TPOT target (ms) for the cheapest batch", lo=1e-3, hi=1e6,
+          optional=True),
     F.with_default(F.COUNT, 1024), F.SEQ_LEN, F.GLOBAL_BATCH, F.TOKENS,
 )
-SERVE_KEYS = ("batch", "prompt", "output", "util")
+SERVE_KEYS = ("batch", "prompt", "output", "util", "tpot")
 TRAIN_KEYS = ("count", "seq", "gbatch", "tokens")
 SERVE_COLUMNS = ("chip", "fits", "chips_needed", "tp", "pp", "ep", "ttft_s", "tpot_s",
                  "decode_tokens_per_s", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
                  "joules_per_output_token", "usd_per_chip_hour", "note")
+#: Bar colours for input and output tokens: greys, so that a colour on this page always
+#: means a chip (the batch curves colour each chip the same way).
+TOKEN_GREYS = ("#a3acb9", "#3f4a5a")
 SERVE_COSTS = {"usd_per_m_input_tokens": "$ per 1M input tokens",
                "usd_per_m_output_tokens": "$ per 1M output tokens"}
 FALLBACK: tuple[Any, ...] = (empty_figure("fix the inputs on the left"), "", None)
@@ -56,29 +62,60 @@ def curve_request(values: Mapping[str, Any], refs: Mapping[str, str],
     """What the latency curve needs, handed from the cost callback to the curve callback
     (JSON): the workload, and each fitting chip's reference and the layout it got."""
     return {"model": values["model"], "precision": values["precision"],
-            "prompt": values["prompt"], "output": values["output"],
+            "prompt": values["prompt"], "output": values["output"], "util": values["util"],
+            "tpot": values.get("tpot"),
             "chips": [{"ref": refs[r.chip], "name": r.chip, "tp": int(r.tp), "pp": int(r.pp),
                        "ep": int(r.ep)} for r in table[table["fits"]].itertuples()]}
 
 
-def curves(request: Mapping[str, Any] | None, store: Any) -> Any:
-    """Latency vs throughput over :data:`CURVE_BATCHES`: one vectorised ``infer`` per chip
-    on the layout the cost table chose for it."""
+CHOSEN_COLUMNS = ("chip", "tp", "pp", "batch", "tpot_s", "usd_per_m_output_tokens",
+                  "usd_per_m_input_tokens")
+
+
+def curves(request: Mapping[str, Any] | None, store: Any) -> tuple[Any, Any, Any]:
+    """Over :data:`CURVE_BATCHES` on the layout the cost table chose for each chip: one
+    ``roofline.cost_curve`` per chip gives the cost curve with its cheapest batch under
+    the TPOT target, and the latency vs throughput curve (colour per chip on both)."""
     if not request:
-        return empty_figure("the latency curve is for serving")
+        msg = "the batch curves are for serving"
+        return empty_figure(msg), "", empty_figure(msg)
     if not request["chips"]:
-        return empty_figure("no chosen chip fits this model")
+        return empty_figure("no chosen chip fits this model"), "", empty_figure()
     model = resolve_model(request["model"], store)
+    tpot = request.get("tpot")
     frames = {}
     for c in request["chips"]:
-        res = roofline.infer(model, resolve_chip(c["ref"], store), batch=CURVE_BATCHES,
-                             prompt_len=request["prompt"], output_len=request["output"],
-                             precision=request["precision"], tp=c["tp"], pp=c["pp"],
-                             ep=c["ep"])
+        res = roofline.cost_curve(model, resolve_chip(c["ref"], store), batches=CURVE_BATCHES,
+                                  prompt_len=request["prompt"], output_len=request["output"],
+                                  precision=request["precision"], tp=c["tp"], pp=c["pp"],
+                                  ep=c["ep"], utilisation=request.get("util") or 1.0,
+                                  max_tpot_s=tpot / 1e3 if tpot else None)
         frames[f"{c['name']} (tp={c['tp']}, pp={c['pp']})"] = res.frame
-    return latency_throughput_figure(frames, title=f"{model.name}: latency vs throughput, "
-                                     f"batch 1-{int(CURVE_BATCHES[-1])} (hollow: does not "
-                                     "fit)")
+    target = f"TPOT <= {tpot:g} ms" if tpot else "no TPOT target"
+    cost = cost_batch_figure(frames, title=f"{model.name}: $ per 1M output tokens across "
+                             f"batch, cheapest batch marked ({target})")
+    chosen = pd.concat([f[f["chosen"]] for f in frames.values()], ignore_index=True)
+    note = (html.Div([html.H3(f"cheapest batch per chip ({target})"),
+                      ui.table(chosen, CHOSEN_COLUMNS, "cost-chosen")]) if len(chosen) else
+            html.P(f"No batch fits in memory and meets {target} on the chosen chips.",
+                   className="note", id="cost-chosen"))
+    latency = latency_throughput_figure(frames, title=f"{model.name}: latency vs throughput, "
+                                        f"batch 1-{int(CURVE_BATCHES[-1])} (hollow: does not "
+                                        "fit)")
+    return cost, note, latency
+
+
+def safe_curves(request: Mapping[str, Any] | None, store: Any) -> tuple[Any, Any, Any]:
+    """:func:`curves`, or both figures saying what went wrong (an input error, or that an
+    unexpected one was logged on the server): never a traceback."""
+    out: list[tuple[Any, Any, Any]] = []
+
+    def build(req: Any, st: Any) -> Any:
+        out.append(curves(req, st))
+        return out[0][0]
+
+    fig = figure_or_message(build, request, store)
+    return out[0] if out else (fig, "", fig)
 
 
 def _serve(model: Any, chips: list[Any], v: Mapping[str, Any]) -> View:
@@ -88,7 +125,7 @@ def _serve(model: Any, chips: list[Any], v: Mapping[str, Any]) -> View:
     table = res.frame
     costs = cost_figure(table, SERVE_COSTS, title=f"{model.name}: $ per 1M tokens at batch "
                         f"{v['batch']} ({v['util']:.0%} utilisation)",
-                        axis_title="$ per 1M tokens")
+                        axis_title="$ per 1M tokens", colours=TOKEN_GREYS)
     detail = html.Div([ui.table(table, SERVE_COLUMNS, "cost-table"),
                        ui.assumptions(res.assumptions)])
     refs = {c.name: ref for c, ref in zip(chips, v["chips"], strict=True)}
@@ -154,7 +191,8 @@ def layout(values: Mapping[str, Any]) -> html.Div:
                    "per token, at catalog prices), how latency trades against throughput as the "
                    "batch grows, and what a training run costs.", controls,
                    [ui.graph("cost-graph", 420), html.Div(id="cost-detail"),
-                    dcc.Store(id="cost-curve-request"), ui.graph("cost-curve", 460)])
+                    dcc.Store(id="cost-curve-request"), ui.graph("cost-by-batch", 460),
+                    html.Div(id="cost-by-batch-note"), ui.graph("cost-curve", 460)])
 
 
 def register(app: dash.Dash) -> None:
@@ -162,11 +200,13 @@ def register(app: dash.Dash) -> None:
                                       Output("cost-detail", "children"),
                                       Output("cost-curve-request", "data")], compute, FALLBACK)
 
-    @app.callback(Output("cost-curve", "figure"), Input("cost-curve-request", "data"),
+    @app.callback(Output("cost-by-batch", "figure"), Output("cost-by-batch-note", "children"),
+                  Output("cost-curve", "figure"), Input("cost-curve-request", "data"),
                   State(STORE_ID, "data"),
-                  running=[(Output("cost-curve", "className"), "stale", "")])
+                  running=[(Output("cost-curve", "className"), "stale", ""),
+                           (Output("cost-by-batch", "className"), "stale", "")])
     def _curve(request: Any, store: Any) -> Any:
-        return figure_or_message(curves, request, store)
+        return safe_curves(request, store)
     register_url(app, NAME, FIELDS)
     register_options(app, NAME, {"model": "model", "chips": "chip"})
     app.callback(Output("cost-serve", "style"), Output("cost-train", "style"),
