@@ -19,10 +19,11 @@ import pytest
 import roofline
 
 #: Names whose docstrings are being rewritten with their functions (issue 13), and
-#: ``timeline`` / ``TimelineResult`` (new, issue 15); they join this check when documented.
+#: ``timeline`` / ``TimelineResult`` / ``cost_curve`` (new, issue 15); they join this check
+#: when documented.
 NOT_YET = {"infer", "train", "fit", "continuous", "search_layouts", "search_serving_layouts",
            "search_training_layouts", "Result", "InferenceResult", "TrainingResult",
-           "FitResult", "timeline", "TimelineResult"}
+           "FitResult", "timeline", "TimelineResult", "cost_curve"}
 
 PUBLIC = sorted(n for n in roofline.__all__
                 if callable(getattr(roofline, n)) and n not in NOT_YET)
